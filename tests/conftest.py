@@ -1,0 +1,52 @@
+"""Shared fixtures: the repository layout, MNIST for the tests, executed notebooks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.notebook_runner import ExecutedNotebook, execute
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_RAW = ROOT.parent / "shared" / "data" / "MNIST" / "raw"
+DATA_RAW = ROOT / "data" / "MNIST" / "raw"
+
+
+def lesson_names() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
+
+def real_mnist_available() -> bool:
+    """Copy ../shared's official files into data/ (never the other way); True if MNIST is there."""
+    if SHARED_RAW.is_dir():
+        DATA_RAW.mkdir(parents=True, exist_ok=True)
+        for f in SHARED_RAW.glob("*.gz"):
+            if not (DATA_RAW / f.name).exists():
+                shutil.copy(f, DATA_RAW / f.name)
+    return all((DATA_RAW / n).exists() for n in (
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
+
+
+needs_mnist = pytest.mark.skipif(
+    not real_mnist_available() and not os.environ.get("COURSE_DATA_DIR"),
+    reason="real MNIST not found in data/MNIST/raw (nor ../shared/data): notebooks need it",
+)
+
+
+@pytest.fixture(scope="session")
+def solution_run():
+    """solution_run(name) -> the solution notebook executed once per session, kernel kept alive."""
+    runs: dict[str, ExecutedNotebook] = {}
+
+    def get(name: str) -> ExecutedNotebook:
+        if name not in runs:
+            runs[name] = execute(ROOT / "solutions" / f"{name}.ipynb", keep_kernel=True)
+        return runs[name]
+
+    yield get
+    for run in runs.values():
+        run.close()

@@ -1,0 +1,50 @@
+"""The nbgrader round trip: the solution scores full marks, the blank student copy 0."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, lesson_names, needs_mnist
+
+LESSONS = lesson_names()
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=1800)
+
+
+@needs_mnist
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LESSONS)
+def test_autograde_solution_full_blank_zero(name, tmp_path):
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    (course / "source" / name).mkdir(parents=True)
+    shutil.copy(ROOT / "grading" / "nbgrader_config.py", course)
+    shutil.copy(ROOT / "solutions" / f"{name}.ipynb", course / "source" / name)
+    proc = nbgrader(course, "generate_assignment", name, "--force")
+    assert proc.returncode == 0, proc.stderr
+    submissions = {
+        "solution": ROOT / "solutions" / f"{name}.ipynb",
+        "blank": ROOT / "notebooks" / f"{name}.ipynb",
+    }
+    for student, nb in submissions.items():
+        dest = course / "submitted" / student / name
+        dest.mkdir(parents=True)
+        shutil.copy(nb, dest / f"{name}.ipynb")
+    proc = nbgrader(course, "autograde", name, "--create", "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        full = gb.find_assignment(name).max_score
+        scores = {s: gb.find_submission(name, s).score for s in submissions}
+    assert full > 0
+    assert scores == {"solution": full, "blank": 0}

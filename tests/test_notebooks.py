@@ -1,0 +1,107 @@
+"""Every lesson: in sync with its source, complete, and runnable by a student and a teacher."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from tests.conftest import ROOT, lesson_names, needs_mnist
+from tests.notebook_runner import execute
+
+LESSONS = lesson_names()
+TIMES = ROOT / "build" / "notebook_times.json"
+
+
+def _record_time(key: str, run) -> None:
+    TIMES.parent.mkdir(exist_ok=True)
+    times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
+    slowest = max(run.cell_seconds.items(), key=lambda kv: kv[1])
+    times[key] = {"seconds": round(run.seconds, 1), "slowest_cell": [slowest[0], round(slowest[1], 1)]}
+    TIMES.write_text(json.dumps(times, indent=1, sort_keys=True))
+
+
+def _cells(name: str, folder: str = "solutions"):
+    return nbformat.read(ROOT / folder / f"{name}.ipynb", as_version=4).cells
+
+
+def _grade_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def test_there_are_lessons():
+    assert LESSONS and LESSONS[0] == "01_task_and_loss"
+
+
+def test_student_copies_in_sync_with_solutions():
+    """notebooks/ must equal a fresh nbgrader release of solutions/ (run `make notebooks`)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "release.py"), "--check"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_structure(name):
+    cells = _cells(name)
+    text = "\n".join(c.source for c in cells)
+    assert "colab.research.google.com/github/" in cells[0].source, "first cell: Open in Colab badge"
+    assert cells[1].get("id") == "setup" and "course_utils" in cells[1].source
+    for heading in ("Learning goals", "## Think", "## Summary"):
+        assert heading in text, f"{name} lacks a '{heading}' section"
+    assert "interactive_figure(" in text, f"{name} has no interactive widget"
+    assert "$" in text, f"{name} has no math"
+    # Each exercise: a solution cell, then a graded check cell with visible and hidden tests.
+    solutions = [i for i, c in enumerate(cells) if _grade_meta(c).get("solution")]
+    assert solutions, f"{name} has no exercise"
+    for i in solutions:
+        if cells[i].cell_type == "markdown":
+            continue
+        check = cells[i + 1]
+        meta = _grade_meta(check)
+        assert meta.get("grade") and meta.get("points", 0) > 0, f"cell after {cells[i].id} is not graded"
+        assert re.search(r"check_\w+\(", check.source), f"{check.id} calls no checker"
+        assert "### BEGIN HIDDEN TESTS" in check.source, f"{check.id} has no hidden tests"
+        assert "### BEGIN SOLUTION" in cells[i].source
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_student_copy_hides_solutions_and_hidden_tests(name):
+    text = "\n".join(c.source for c in _cells(name, "notebooks"))
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+    assert "raise NotImplementedError()" in text
+
+
+@needs_mnist
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LESSONS)
+def test_solution_runs_clean(name, solution_run):
+    run = solution_run(name)
+    _record_time(f"solutions/{name}", run)
+    assert run.errors() == []
+    for cell in run.nb.cells:
+        if _grade_meta(cell).get("grade"):
+            assert "✅" in "".join(o.get("text", "") for o in cell.outputs), cell.id
+
+
+@needs_mnist
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LESSONS)
+def test_student_copy_runs_to_the_end(name):
+    """A blank student copy runs top to bottom; only the checks fail, with NotImplementedError."""
+    run = execute(ROOT / "notebooks" / f"{name}.ipynb")
+    _record_time(f"notebooks/{name}", run)
+    cells = run.nb.cells
+    graded = {c.id for c in cells if _grade_meta(c).get("grade")}
+    exercise_checks = {
+        cells[i + 1].id for i, c in enumerate(cells)
+        if _grade_meta(c).get("solution") and c.cell_type == "code"
+    }
+    errors = {cell: ename for cell, ename, _ in run.errors()}
+    assert set(errors) <= graded, f"errors outside the check cells: {set(errors) - graded}"
+    assert exercise_checks <= set(errors), "a blank exercise passed its check"
+    for cell, ename in errors.items():
+        assert ename == "NotImplementedError", f"{cell}: {ename}"

@@ -1,0 +1,155 @@
+"""Generate the student notebooks from the instructor notebooks, with nbgrader.
+
+    python tools/release.py            # stamp solutions/, regenerate every notebooks/ copy
+    python tools/release.py 01_task_and_loss
+    python tools/release.py --check    # exit 1 if solutions/ or notebooks/ are out of date
+
+Each `solutions/NN_name.ipynb` is one nbgrader assignment `NN_name`. The tool
+first stamps its first two cells, the "Open in Colab" badge and the setup
+cell, from `[tool.course]` in pyproject.toml (the one place the repository
+address lives); then it runs `nbgrader generate_assignment` in a course
+directory and copies the release to `notebooks/NN_name.ipynb`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = ROOT / "notebooks"
+GRADING = ROOT / "grading"
+
+BADGE_ID = "colab-badge"
+SETUP_ID = "setup"
+
+SETUP_CODE = """\
+# Setup: run this cell first. In Colab it installs the course helpers
+# (course_utils) without touching Colab's own torch; locally they are installed.
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("course_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "git+{repository}@{branch}"], check=True)
+%matplotlib inline
+import torch
+import course_utils
+from course_utils.models import get_device
+print(f"torch {{torch.__version__}} · course_utils {{course_utils.__version__}} · device {{get_device()}}")"""
+
+
+def course_config() -> dict:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["tool"]["course"]
+
+
+def badge_markdown(name: str, cfg: dict) -> str:
+    repo = cfg["repository"].removeprefix("https://github.com/")
+    url = f"https://colab.research.google.com/github/{repo}/blob/{cfg['branch']}/notebooks/{name}.ipynb"
+    return (
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+    )
+
+
+def stamped(nb: nbformat.NotebookNode, name: str, cfg: dict) -> nbformat.NotebookNode:
+    """The notebook with its badge and setup cells (re)written from the course config."""
+    nb = nbformat.from_dict(nb)
+    cells = [c for c in nb.cells if c.get("id") not in (BADGE_ID, SETUP_ID)]
+    badge = nbformat.v4.new_markdown_cell(badge_markdown(name, cfg))
+    badge["id"] = BADGE_ID
+    setup = nbformat.v4.new_code_cell(SETUP_CODE.format(**cfg))
+    setup["id"] = SETUP_ID
+    setup.metadata["nbgrader"] = {
+        "grade": False, "grade_id": SETUP_ID, "locked": True,
+        "schema_version": 3, "solution": False, "task": False,
+    }
+    nb.cells = [badge, setup, *cells]
+    return nb
+
+
+def lessons(names: list[str] | None = None) -> list[str]:
+    found = sorted(p.stem for p in SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
+    if names:
+        missing = set(names) - set(found)
+        if missing:
+            sys.exit(f"no solutions/{sorted(missing)[0]}.ipynb (lessons: {', '.join(found)})")
+        return [n for n in found if n in names]
+    return found
+
+
+def stamp_solutions(names: list[str], check: bool) -> list[str]:
+    """Stamp badge + setup cells; return the names that were (or would be) changed."""
+    cfg = course_config()
+    changed = []
+    for name in names:
+        path = SOLUTIONS / f"{name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        new = stamped(nb, name, cfg)
+        if nbformat.writes(new) != nbformat.writes(nb):
+            changed.append(name)
+            if not check:
+                nbformat.write(new, path)
+    return changed
+
+
+def generate(names: list[str], course_dir: Path, out_dir: Path) -> None:
+    """Run nbgrader generate_assignment for each lesson in course_dir; copy releases to out_dir."""
+    course_dir.mkdir(parents=True, exist_ok=True)
+    if course_dir != GRADING:
+        shutil.copy(GRADING / "nbgrader_config.py", course_dir / "nbgrader_config.py")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        src = course_dir / "source" / name
+        src.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SOLUTIONS / f"{name}.ipynb", src / f"{name}.ipynb")
+        proc = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force",
+             "--log-level=WARN"],
+            cwd=course_dir, env=env, capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            sys.exit(f"nbgrader generate_assignment {name} failed:\n{proc.stdout}\n{proc.stderr}")
+        shutil.copy(course_dir / "release" / name / f"{name}.ipynb", out_dir / f"{name}.ipynb")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("lessons", nargs="*", help="lesson names (default: all)")
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if out of date")
+    args = ap.parse_args(argv)
+    names = lessons(args.lessons)
+    unstamped = stamp_solutions(names, check=args.check)
+    if not args.check:
+        generate(names, GRADING, NOTEBOOKS)
+        print(f"released {len(names)} lesson(s) to notebooks/: {', '.join(names)}")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(names, Path(tmp) / "course", Path(tmp) / "out")
+        stale = [
+            n for n in names
+            if not (NOTEBOOKS / f"{n}.ipynb").exists()
+            or not filecmp.cmp(Path(tmp) / "out" / f"{n}.ipynb", NOTEBOOKS / f"{n}.ipynb", False)
+        ]
+    for n in unstamped:
+        print(f"solutions/{n}.ipynb: badge or setup cell out of date")
+    for n in stale:
+        print(f"notebooks/{n}.ipynb differs from a fresh release of solutions/{n}.ipynb")
+    if unstamped or stale:
+        print("run: make notebooks")
+        return 1
+    print(f"{len(names)} lesson(s) in sync")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
