@@ -14,6 +14,7 @@ A checker holds no solution: it calls torch, or tests properties.
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
@@ -101,8 +102,20 @@ def _call(name: str, fn: Callable, *args, forbid=(), purpose: str = "", **kwargs
         _fail(
             name,
             f"raised {type(err).__name__}: {err}\n   (called with {shapes}{purpose})",
-            "the line of your function named in the error above.",
+            _where(err),
         )
+
+
+def _where(err: BaseException) -> str:
+    """The student's line that raised: the last frame outside torch and this module."""
+    frames = [
+        f for f in traceback.extract_tb(err.__traceback__)
+        if f.filename != __file__ and "site-packages" not in f.filename
+    ]
+    if not frames:
+        return "the first line of your function."
+    f = frames[-1]
+    return f"line {f.lineno} of your cell: `{(f.line or '').strip()}`"
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-5) -> bool:
@@ -365,3 +378,13 @@ def check_cross_entropy(
         f"matches F.cross_entropy on {len(shapes)} shapes, stable for huge logits, "
         "and its gradient is (softmax − one-hot)/N.",
     )
+
+
+# --------------------------------------------------------------------------- #
+# Lessons 02-04: random search, gradient descent, momentum
+# --------------------------------------------------------------------------- #
+
+
+# --------------------------------------------------------------------------- #
+# Lessons 05-08: minibatches, adaptive methods, tuning
+# --------------------------------------------------------------------------- #

@@ -1,0 +1,45 @@
+"""Lesson 01's teaching claims, asserted on the notebook's own seeded run."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.conftest import needs_mnist
+
+pytestmark = [needs_mnist, pytest.mark.slow]
+LESSON = "01_task_and_loss"
+
+
+def test_zero_model_loss_is_log_10(solution_run):
+    run = solution_run(LESSON)
+    risk = run.probe("float(F.cross_entropy(zero_model(X_train), y_train))")
+    assert abs(risk - math.log(10)) < 1e-5
+
+
+def test_cross_entropy_recovers_from_a_confidently_wrong_start_and_mse_does_not(solution_run):
+    run = solution_run(LESSON)
+    acc = run.probe("{f'{s}|{l}': h.test_acc[-1] for (s, l), (_, h, _) in results.items()}")
+    gentle, wrong = "small init", "confidently wrong (weights × 10)"
+    # From a gentle start both losses train softmax regression well ...
+    assert acc[f"{gentle}|cross-entropy"] > 0.88 and acc[f"{gentle}|squared error"] > 0.88
+    # ... from a saturated start, cross-entropy still does and squared error lags far behind.
+    assert acc[f"{wrong}|cross-entropy"] > 0.85
+    assert acc[f"{wrong}|cross-entropy"] - acc[f"{wrong}|squared error"] > 0.10
+
+
+def test_mse_gradient_vanishes_when_confidently_wrong(solution_run):
+    run = solution_run(LESSON)
+    g = run.probe("{k: [float(v[0]), float(v[-1])] for k, v in grads.items()}")
+    # at p_y ~ 1e-6 (first point): CE pushes with ~1, squared error with ~0
+    assert g["cross-entropy"][0] > 0.99 and g["squared error"][0] < 1e-4
+
+
+def test_zero_one_loss_is_flat_where_cross_entropy_slopes(solution_run):
+    run = solution_run(LESSON)
+    z = run.probe("zero_one")
+    ce = run.probe("ce_along")
+    flat = sum(a == b for a, b in zip(z, z[1:])) / (len(z) - 1)
+    assert flat > 0.8  # the error rate is constant between most neighbouring points
+    assert all(a != b for a, b in zip(ce, ce[1:]))  # the cross-entropy never is
