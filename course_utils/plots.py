@@ -118,7 +118,7 @@ def show_digits(
     n = min(n, len(X))
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
-    images = to_images(X[:n])
+    images = to_images(X[:n]).numpy()
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -136,9 +136,9 @@ def show_digits(
 
 def show_weight_templates(W: torch.Tensor, titles: Sequence[str] | None = None):
     """Each row of W (10, 784) as a 28x28 image: red pixels vote for the class, blue against."""
-    W = W.detach().cpu().reshape(-1, 28, 28)
+    W = W.detach().cpu().reshape(-1, 28, 28).numpy()
     k = len(W)
-    vmax = float(W.abs().max())
+    vmax = float(np.abs(W).max())
     fig, axes = plt.subplots(1, k, figsize=(1.3 * k, 1.6), squeeze=False)
     for i, ax in enumerate(axes.flat):
         im = ax.imshow(W[i], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
