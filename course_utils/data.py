@@ -74,7 +74,49 @@ def _unpacked(raw: Path) -> bool:
     return all((raw / name[:-3]).is_file() for name in MNIST_FILES)
 
 
+_CACHE_VERSION = 1  # bump when the stored tensors change (normalization, dtype, ...)
+
+
+def _signature(raw: Path, train: bool) -> list:
+    """Names, sizes and times of the split's unpacked files: the disk cache is valid while they hold."""
+    prefix = "train" if train else "t10k"
+    files = [raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"]
+    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+
+
+def _cache_file(root: Path, train: bool) -> Path:
+    return root / "MNIST" / "course_cache" / f"{'train' if train else 'test'}-v{_CACHE_VERSION}.pt"
+
+
+def _read_cache(root: Path, train: bool):
+    """The normalized tensors from an earlier process, memory-mapped (no copy, no re-normalizing)."""
+    raw, path = root / "MNIST" / "raw", _cache_file(root, train)
+    if not (path.is_file() and _unpacked(raw)):
+        return None
+    try:
+        saved = torch.load(path, mmap=True, weights_only=True)
+        if saved["signature"] == _signature(raw, train):
+            return saved["x"], saved["y"]
+    except Exception:  # a stale or half-written cache is rebuilt, never trusted
+        pass
+    return None
+
+
+def _write_cache(root: Path, train: bool, x: torch.Tensor, y: torch.Tensor) -> None:
+    path = _cache_file(root, train)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"x": x, "y": y, "signature": _signature(root / "MNIST" / "raw", train)}, tmp)
+        os.replace(tmp, path)  # atomic: a reader never sees half a file
+    except OSError:
+        pass  # a read-only data folder: no cache, just a slower next start
+
+
 def _load_split(root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    cached = _read_cache(root, train)
+    if cached is not None:
+        return cached
     from torchvision.datasets import MNIST
 
     raw = root / "MNIST" / "raw"
@@ -98,7 +140,9 @@ def _load_split(root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         )
     x = images.reshape(len(images), 784).to(torch.float32)
     x = x.div_(255.0).sub_(MNIST_MEAN).div_(MNIST_STD)  # in place: no 3 temporaries of 188 MB
-    return x, labels.to(torch.int64)
+    y = labels.to(torch.int64)
+    _write_cache(root, train, x, y)
+    return x, y
 
 
 def load_mnist(
@@ -112,7 +156,8 @@ def load_mnist(
 
     split: "train" (60,000 examples) or "test" (10,000).
     subset: keep this many examples, drawn without replacement with `seed`.
-    The full split is read once per process and cached; a subset is a view-free copy.
+    The full split is read once per process and kept; the normalized tensors are also
+    stored next to the raw files, so the next process maps them in milliseconds.
     """
     if split not in ("train", "test"):
         raise ValueError(f'split must be "train" or "test", not {split!r}')

@@ -124,3 +124,24 @@ def test_real_mnist():
     assert torch.bincount(y).tolist()[:3] == [5923, 6742, 5958]
     Xt, yt = data.load_mnist("test")
     assert Xt.shape == (10000, 784) and yt[:5].tolist() == [7, 2, 1, 0, 4]
+
+
+def test_a_new_process_maps_the_stored_tensors(tiny_root, monkeypatch):
+    X, y = data.load_mnist("train")
+    assert data._cache_file(tiny_root, True).is_file()
+    data._CACHE.clear()  # as in a new process
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", lambda *a, **k: pytest.fail("not cached"))
+    X2, y2 = data.load_mnist("train")
+    assert torch.equal(X, X2) and torch.equal(y, y2)
+
+
+def test_the_stored_tensors_follow_the_raw_files(tiny_root):
+    X, _ = data.load_mnist("train")
+    data._CACHE.clear()
+    make_tiny_mnist(tiny_root / "other", n_train=50, seed=1)  # different pixels, same sizes
+    raw = tiny_root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    raw.write_bytes((tiny_root / "other" / "MNIST" / "raw" / raw.name).read_bytes())
+    X2, _ = data.load_mnist("train")
+    assert not torch.equal(X, X2)
