@@ -10,7 +10,7 @@ SHARED_MNIST := ../shared/data/MNIST/raw
 # nbgrader starts `alembic` as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install lab test test-fast notebooks lint data clean
+.PHONY: install lab test test-fast notebooks lint bench data clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ test-fast: $(STAMP) data
 # Regenerate the student copies in notebooks/ from solutions/ (nbgrader generate_assignment).
 notebooks: $(STAMP)
 	$(BIN)/python tools/release.py
+
+# Figures: lesson times, step throughput, autograde overhead, MNIST load (benchmarks/README.md).
+bench: $(STAMP) data
+	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tools tests

@@ -50,7 +50,11 @@ class ExecutedNotebook:
         cell = nbformat.v4.new_code_cell(
             f"import json as __j\nprint('__PROBE__' + __j.dumps({expression}))"
         )
-        self._client.execute_cell(cell, len(self.nb.cells), store_history=False)
+        self.nb.cells.append(cell)  # nbclient writes the executed cell back at its index
+        try:
+            self._client.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
+        finally:
+            self.nb.cells.pop()
         for out in cell.outputs:
             if out.output_type == "error":
                 raise RuntimeError(f"probe {expression!r} failed: {out.ename}: {out.evalue}")

@@ -1,0 +1,204 @@
+"""How fast is the course? Prints a table of figures measured on this machine.
+
+    python benchmarks/run.py                 # everything
+    python benchmarks/run.py --no-notebooks  # skip executing the lessons
+    python benchmarks/run.py --json build/benchmarks.json
+
+Measures: every solution notebook executed headless from a fresh kernel (wall
+time, slowest cell, the kernel's peak memory) and their total; one full-batch
+training step against a plain matmul of the same FLOP count; autograding one
+submission against executing it plainly; the first MNIST load and a cached
+reload. It fails only when it cannot run, never on a figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _subprocess_json(code: str, env: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, **(env or {})}, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- notebooks
+
+def run_one_notebook(path: str) -> dict:
+    """Execute one notebook (in this process's child kernel) and report its figures."""
+    from tests.notebook_runner import execute
+
+    run = execute(Path(path))
+    cell, slowest = max(run.cell_seconds.items(), key=lambda kv: kv[1])
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the reaped kernel
+    return {"seconds": run.seconds, "slowest_cell": cell, "slowest_seconds": slowest,
+            "peak_mib": peak_kib / 1024, "errors": len(run.errors())}
+
+
+def bench_notebooks(names: list[str]) -> dict:
+    results = {}
+    for name in names:
+        path = ROOT / "solutions" / f"{name}.ipynb"
+        t0 = time.perf_counter()
+        code = f"import json, benchmarks.run as b; print(json.dumps(b.run_one_notebook({str(path)!r})))"
+        results[name] = _subprocess_json(code, env={"PYTHONPATH": str(ROOT)})
+        results[name]["wall_with_kernel_start"] = time.perf_counter() - t0
+    return results
+
+
+# --------------------------------------------------------------------------- kernels
+
+def _time(fn, repeat: int = 10) -> float:
+    fn()
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - t0) / repeat
+
+
+def bench_kernels() -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from course_utils.data import load_mnist
+    from course_utils.models import MLP, SoftmaxRegression
+
+    X, y = load_mnist("train")
+    n = len(y)
+    results = {}
+    models = {
+        "softmax regression 784→10": (SoftmaxRegression(), 4 * n * 784 * 10),
+        "MLP 784→128→10": (MLP(hidden=(128,)), 2 * n * (2 * 784 * 128 + 3 * 128 * 10)),
+    }
+    for label, (model, flops) in models.items():
+
+        def step(model=model):
+            model.zero_grad(set_to_none=True)
+            F.cross_entropy(model(X), y).backward()
+
+        seconds = _time(step)
+        side = round((flops / 2) ** (1 / 3))  # a square matmul of (about) the same FLOP count
+        a, b = torch.randn(side, side), torch.randn(side, side)
+        mm_seconds = _time(lambda a=a, b=b: a @ b)
+        gflops, mm_gflops = flops / seconds / 1e9, 2 * side**3 / mm_seconds / 1e9
+        results[label] = {"ms": seconds * 1e3, "gflops": gflops, "matmul_gflops": mm_gflops,
+                          "ratio": gflops / mm_gflops}
+    return results
+
+
+# --------------------------------------------------------------------------- MNIST loading
+
+def bench_mnist() -> dict:
+    raw = ROOT / "data" / "MNIST" / "raw"
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / "MNIST" / "raw"
+        dest.mkdir(parents=True)
+        for f in raw.glob("*.gz"):
+            shutil.copy(f, dest / f.name)
+        code = ("import time, json, torch; from course_utils.data import load_mnist; "
+                "t=time.perf_counter(); load_mnist('train'); load_mnist('test'); "
+                "print(json.dumps(time.perf_counter()-t))")
+        env = {"COURSE_DATA_DIR": tmp, "PYTHONPATH": str(ROOT)}
+        first = _subprocess_json(code, env)
+        cached = _subprocess_json(code, env)
+    return {"first_load_s": first, "cached_reload_s": cached}
+
+
+# --------------------------------------------------------------------------- grading
+
+def bench_autograde(name: str, plain_seconds: float) -> dict:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp)
+        (course / "source" / name).mkdir(parents=True)
+        shutil.copy(ROOT / "grading" / "nbgrader_config.py", course)
+        shutil.copy(ROOT / "solutions" / f"{name}.ipynb", course / "source" / name)
+        nbg = [sys.executable, "-m", "nbgrader"]
+        subprocess.run([*nbg, "generate_assignment", name], cwd=course, env=env, check=True,
+                       capture_output=True)
+        sub = course / "submitted" / "student" / name
+        sub.mkdir(parents=True)
+        shutil.copy(ROOT / "solutions" / f"{name}.ipynb", sub)
+        t0 = time.perf_counter()
+        subprocess.run([*nbg, "autograde", name, "--create"], cwd=course, env=env, check=True,
+                       capture_output=True)
+        seconds = time.perf_counter() - t0
+    return {"lesson": name, "autograde_s": seconds, "plain_s": plain_seconds,
+            "ratio": seconds / plain_seconds}
+
+
+# --------------------------------------------------------------------------- report
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--no-notebooks", action="store_true")
+    ap.add_argument("--json", type=Path, default=ROOT / "build" / "benchmarks.json")
+    args = ap.parse_args(argv)
+    names = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
+    report = {"machine": machine()}
+    print(f"machine: {report['machine']}\n")
+    report["mnist"] = m = bench_mnist()
+    print("| MNIST | seconds | target |\n| --- | --- | --- |")
+    print(f"| first load (unpack, normalize, store) | {m['first_load_s']:.2f} | |")
+    print(f"| cached reload (new process) | {m['cached_reload_s']:.3f} | ≤ 0.5 |\n")
+
+    report["kernels"] = k = bench_kernels()
+    print("| full-batch step, 60,000 examples | ms | GFLOP/s | same-FLOP matmul GFLOP/s | ratio | target |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, r in k.items():
+        print(f"| {label} | {r['ms']:.1f} | {r['gflops']:.1f} | {r['matmul_gflops']:.1f} | "
+              f"{r['ratio']:.0%} | ≥ 50 % |")
+    print()
+
+    if not args.no_notebooks:
+        report["notebooks"] = nbs = bench_notebooks(names)
+        print("| lesson | seconds | slowest cell (s) | kernel peak MiB | errors | target |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for name, r in nbs.items():
+            print(f"| {name} | {r['seconds']:.1f} | {r['slowest_cell']} ({r['slowest_seconds']:.1f}) "
+                  f"| {r['peak_mib']:.0f} | {r['errors']} | ≤ 60 |")
+        total = sum(r["seconds"] for r in nbs.values())
+        report["total_s"] = total
+        print(f"| **whole course** | **{total:.1f}** | | | | ≤ 300 |\n")
+        first = names[0]
+        report["autograde"] = g = bench_autograde(first, nbs[first]["seconds"])
+        print("| autograde one submission | seconds | plain execution | ratio | target |")
+        print("| --- | --- | --- | --- | --- |")
+        print(f"| {first} | {g['autograde_s']:.1f} | {g['plain_s']:.1f} | {g['ratio']:.2f} × | ≤ 1.3 × |")
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
