@@ -121,11 +121,12 @@ def bench_mnist() -> dict:
 # --------------------------------------------------------------------------- grading
 
 def bench_autograde(name: str, plain_seconds: float) -> dict:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    from tools.release import make_course_dir, nbgrader_env
+
+    env = nbgrader_env()
     with tempfile.TemporaryDirectory() as tmp:
-        course = Path(tmp)
+        course = make_course_dir(Path(tmp))
         (course / "source" / name).mkdir(parents=True)
-        shutil.copy(ROOT / "grading" / "nbgrader_config.py", course)
         shutil.copy(ROOT / "solutions" / f"{name}.ipynb", course / "source" / name)
         nbg = [sys.executable, "-m", "nbgrader"]
         subprocess.run([*nbg, "generate_assignment", name], cwd=course, env=env, check=True,

@@ -1,8 +1,26 @@
-"""nbgrader configuration for the course; the course directory is this folder.
+"""nbgrader configuration for the course; the course directory is the current folder.
 
 Each lesson solutions/NN_name.ipynb is the assignment NN_name (tools/release.py
-copies it to source/NN_name/ and generates release/NN_name/).
+copies it to source/NN_name/ and generates release/NN_name/). A course
+directory elsewhere uses this file with a one-line nbgrader_config.py:
+`load_subconfig("/path/to/grading/nbgrader_config.py")`.
 """
+
+import os
+import sys
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from guard import GuardedExecute  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
@@ -13,7 +31,26 @@ c.CourseDirectory.root = "."
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
+# Grading runs each submission in the sandbox kernel (jupyter/kernels/course-grader):
+# memory, CPU-time and file-size limits, and (as root) a read-only file system
+# outside the submission's folder.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    p for p in (os.path.join(HERE, "jupyter"), os.environ.get("JUPYTER_PATH")) if p)
+c.Execute.kernel_name = "course-grader"
+
 # Seconds a cell may run while grading: well above the slowest solution cell
 # (a lesson runs in under 60 s in all), so an endless loop costs only its cell.
 c.Execute.timeout = 180
 c.Execute.interrupt_on_timeout = True
+
+# nbgrader's autograde steps, with Execute replaced by one that survives a dead
+# or unstoppable kernel (see guard.py).
+c.Autograde.autograde_preprocessors = [
+    GuardedExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]

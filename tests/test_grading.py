@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -11,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, lesson_names, needs_mnist
+from tools.release import make_course_dir, nbgrader_env
 
 LESSONS = lesson_names()
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=nbgrader_env(),
                           capture_output=True, text=True, timeout=1800)
 
 
@@ -27,9 +26,8 @@ def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
 def test_autograde_solution_full_blank_zero(name, tmp_path):
     from nbgrader.api import Gradebook
 
-    course = tmp_path / "course"
+    course = make_course_dir(tmp_path / "course")
     (course / "source" / name).mkdir(parents=True)
-    shutil.copy(ROOT / "grading" / "nbgrader_config.py", course)
     shutil.copy(ROOT / "solutions" / f"{name}.ipynb", course / "source" / name)
     proc = nbgrader(course, "generate_assignment", name, "--force")
     assert proc.returncode == 0, proc.stderr

@@ -101,12 +101,24 @@ def stamp_solutions(names: list[str], check: bool) -> list[str]:
     return changed
 
 
+def make_course_dir(course_dir: Path) -> Path:
+    """A course directory elsewhere (a test, a term's grading) that uses grading/'s configuration."""
+    course_dir.mkdir(parents=True, exist_ok=True)
+    if course_dir.resolve() != GRADING:
+        (course_dir / "nbgrader_config.py").write_text(
+            f"load_subconfig({str(GRADING / 'nbgrader_config.py')!r})  # noqa: F821\n")
+    return course_dir
+
+
+def nbgrader_env() -> dict:
+    """nbgrader runs `alembic` as a subprocess: this Python's bin folder must be on PATH."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
 def generate(names: list[str], course_dir: Path, out_dir: Path) -> None:
     """Run nbgrader generate_assignment for each lesson in course_dir; copy releases to out_dir."""
-    course_dir.mkdir(parents=True, exist_ok=True)
-    if course_dir != GRADING:
-        shutil.copy(GRADING / "nbgrader_config.py", course_dir / "nbgrader_config.py")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    make_course_dir(course_dir)
+    env = nbgrader_env()
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
         src = course_dir / "source" / name

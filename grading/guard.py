@@ -1,0 +1,62 @@
+"""nbgrader's Execute preprocessor, hardened for whole classes.
+
+Plain nbgrader drops a submission (score 0, "needs manual grading") and exits
+with an error when a kernel dies (`os._exit`, a crash, a resource limit) or a
+cell cannot be interrupted after its timeout. Here the run goes on: the cell
+where it happened gets an error output that says what happened, every later
+code cell gets a "not run" error (so its check earns no points, rather than
+counting as passed for lack of output), and the cells before keep their
+results.
+"""
+
+from __future__ import annotations
+
+from nbclient.client import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                        traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
+
+
+class GuardedExecute(Execute):
+    """Execute every cell; a dead or unstoppable kernel costs only the cells from there on."""
+
+    def preprocess(self, nb, resources=None, km=None):
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        stopped: str | None = None
+        with self.setup_kernel():
+            info = self.wait_for_reply(self.kc.kernel_info())
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+            for index, cell in enumerate(self.nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                if stopped:
+                    cell.outputs = [_error("NotRun", f"This cell was not run: {stopped}")]
+                    continue
+                try:
+                    self.preprocess_cell(cell, resources, index)
+                except DeadKernelError:
+                    cell.outputs.append(_error(
+                        "KernelDied",
+                        "The kernel died while running this cell (os._exit, exit(), a crash, or "
+                        "the grader's memory or CPU limit). Later cells were not run and earn no "
+                        "points. Run the notebook top to bottom yourself to find the line.",
+                    ))
+                    stopped = f"the kernel died in cell {index} ({cell.get('id', '?')})."
+                except CellTimeoutError:
+                    cell.outputs.append(_error(
+                        "CellTimeout",
+                        f"This cell ran longer than {self.timeout} s and did not stop when "
+                        "interrupted, so the kernel was stopped. Later cells were not run and "
+                        "earn no points. Look for an endless loop.",
+                    ))
+                    stopped = f"cell {index} ({cell.get('id', '?')}) timed out."
+                    self.km.shutdown_kernel(now=True)
+        self.set_widgets_metadata()
+        return self.nb, self.resources
