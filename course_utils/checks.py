@@ -535,3 +535,248 @@ def check_sample_minibatch(
         f"batches of the right size, distinct rows kept with their labels, reproducible with the "
         f"generator, and uniform over {draws} draws (chi-square {chi2:.0f} < {limit:.0f}).",
     )
+
+
+# Lesson 07: RMSprop and Adam, one step at a time, against torch.optim.
+
+__all__ += ["check_rmsprop_step", "check_adam_step"]
+
+
+def _opt_run(cls, grads_per_step, shapes, **kwargs):
+    """Run torch optimizer `cls` on zero-initialised parameters fed the given gradients.
+
+    Returns, per step, (params after the step, the optimizer's state tensors by name).
+    """
+    params = [torch.zeros(s, dtype=torch.float64, requires_grad=True) for s in shapes]
+    opt = cls(params, **kwargs)
+    out = []
+    for grads in grads_per_step:
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g.clone()
+        opt.step()
+        state = {k: [opt.state[p][k].clone() for p in params]
+                 for k in opt.state[params[0]] if torch.is_tensor(opt.state[params[0]][k])}
+        out.append(([p.detach().clone() for p in params], state))
+    return out
+
+
+def _all_close(xs, ys, tol=1e-5) -> bool:
+    return all(_close(x, y, tol) for x, y in zip(xs, ys, strict=True))
+
+
+def _step_call(name, fn, params, *args, forbid=(), **kwargs):
+    __tracebackhide__ = True
+    with torch.no_grad():
+        return _call(name, fn, params, *args, forbid=forbid, **kwargs)
+
+
+def _make_problem(seed, shapes, steps, scale=1.0):
+    gen = torch.Generator().manual_seed(seed)
+    grads = [[torch.randn(s, generator=gen, dtype=torch.float64) * scale for s in shapes]
+             for _ in range(steps)]
+    start = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
+    return grads, start
+
+
+def _params_with_grads(values, grads):
+    params = [v.clone().requires_grad_() for v in values]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g.clone()
+    return params
+
+
+_RMSPROP_IMPLS = [(torch.optim, "RMSprop"), (torch.optim.RMSprop, "step")]
+_ADAM_IMPLS = [(torch.optim, "Adam"), (torch.optim, "AdamW"), (torch.optim.Adam, "step"),
+               (torch.optim.AdamW, "step")]
+
+
+def check_rmsprop_step(
+    rmsprop_step: Callable,
+    seed: int = 0,
+    shapes: Sequence[tuple[int, ...]] = ((4, 3), (5,)),
+    steps: int = 5,
+    lr: float = 0.01,
+    alpha: float = 0.9,
+    eps: float = 1e-3,
+) -> None:
+    """Check rmsprop_step(params, squares, lr, alpha, eps): the slides' RMSprop, ε inside the root.
+
+    v ← α v + (1 − α) g²  (written into `squares`),  w ← w − lr · g / sqrt(v + ε)  (in place).
+    The running averages are compared with torch.optim.RMSprop's; the step with the property
+    that it equals −lr · g / sqrt(v + ε).
+    """
+    __tracebackhide__ = True
+    name = "rmsprop_step"
+    grads, start = _make_problem(seed, shapes, steps)
+    ref = _opt_run(torch.optim.RMSprop, grads, shapes, lr=lr, alpha=alpha, eps=eps)
+    swapped = _opt_run(torch.optim.RMSprop, grads, shapes, lr=lr, alpha=1 - alpha, eps=eps)
+    adagrad = _opt_run(torch.optim.Adagrad, grads, shapes, lr=lr, eps=eps)
+    values = [s.clone() for s in start]
+    squares = [torch.zeros(s, dtype=torch.float64) for s in shapes]
+    for t in range(steps):
+        params = _params_with_grads(values, grads[t])
+        before = [p.detach().clone() for p in params]
+        v_before = [v.clone() for v in squares]
+        _step_call(name, rmsprop_step, params, squares, lr, alpha, eps, forbid=_RMSPROP_IMPLS,
+                   purpose=f", lr={lr}, alpha={alpha}, eps={eps}")
+        after = [p.detach().clone() for p in params]
+        v_torch = ref[t][1]["square_avg"]
+        g = grads[t]
+        if _all_close(after, before, 0):
+            _fail(
+                name,
+                f"step {t + 1}: the parameters did not change. `p = p - ...` only gives the name p "
+                "a new tensor inside your function; the model's tensor stays the same.",
+                "update in place: p -= ... (or p.sub_(...)), under torch.no_grad() as given.",
+            )
+        if not all(torch.is_tensor(v) and v.shape == s for v, s in
+                   zip(squares, [torch.Size(s) for s in shapes], strict=True)):
+            _fail(name, "`squares` must keep one tensor per parameter, of the parameter's shape.",
+                  "update squares[i] in place (v.mul_(...).add_(...)) or assign squares[i] = ...")
+        if t == 0 and _all_close(squares, v_before, 0):
+            _fail(
+                name,
+                "the running averages in `squares` are still zero after a step: the state was "
+                "not written back, so the next step starts from v = 0 again.",
+                "write v back: squares[i] = new_v, or update it in place with v.mul_(alpha)"
+                ".add_(...); `v = ...` inside the loop only renames.",
+            )
+        if not _all_close(squares, v_torch):
+            if _all_close(squares, swapped[t][1]["square_avg"]):
+                _fail(name, f"step {t + 1}: the moving average gives weight α to the new squared "
+                      "gradient and 1 − α to the old average: the weights are swapped.",
+                      "v ← α·v + (1 − α)·g²: the old average keeps the large weight α.")
+            if _all_close(squares, adagrad[t][1]["sum"]):
+                _fail(name, f"step {t + 1}: `squares` holds the running SUM of squared gradients: "
+                      "that is Adagrad, not RMSprop's moving average.",
+                      "v ← α·v + (1 − α)·g²")
+            if t > 0 and _all_close(squares, v_before, 0):
+                _fail(name, f"step {t + 1}: `squares` did not change after step 1: the state "
+                      "is not written back at every step.",
+                      "update every squares[i] at every call.")
+            if _all_close(squares, [(1 - alpha) * gi**2 for gi in g]):
+                _fail(name, f"step {t + 1}: the average forgets the previous value of v.",
+                      "v ← α·v + (1 − α)·g² uses the v from the previous step.")
+            _fail(name, f"step {t + 1}: squares[0] is {_fmt(squares[0])}, torch.optim.RMSprop's "
+                  f"running average is {_fmt(v_torch[0])}.", "v ← α·v + (1 − α)·g².")
+        # The step itself: slides' form, ε inside the root.
+        step = [a - b for a, b in zip(after, before, strict=True)]
+        torch_step = [a - b for a, b in zip(ref[t][0], ref[t - 1][0] if t else
+                                            [torch.zeros_like(x) for x in ref[t][0]], strict=True)]
+        if _all_close([s * (v + eps).sqrt() / lr for s, v in zip(step, v_torch, strict=True)],
+                      [-gi for gi in g]):
+            continue
+        if _all_close(step, torch_step):
+            _fail(
+                name,
+                "you put ε outside the square root, g / (sqrt(v) + ε): that is torch's form "
+                "(torch.optim.RMSprop). This exercise follows the slides: g / sqrt(v + ε).",
+                "move ε inside: (v + eps).sqrt().",
+            )
+        if _all_close(step, [-s for s in torch_step], 1e-3) or _all_close(
+                [s * (v + eps).sqrt() / lr for s, v in zip(step, v_torch, strict=True)], g):
+            _fail(name, "the parameters moved uphill (along +g): the sign of the step is flipped.",
+                  "w ← w − lr · g / sqrt(v + ε): subtract.")
+        if _all_close([s * (v + eps) / lr for s, v in zip(step, v_torch, strict=True)],
+                      [-gi for gi in g]):
+            _fail(name, "the step divides by v + ε, not by its square root.",
+                  "g / sqrt(v + ε): v is an average of SQUARED gradients, the root brings it "
+                  "back to the scale of g.")
+        if _all_close([s * (v + eps).sqrt() / lr for s, v in zip(step, v_before, strict=True)],
+                      [-gi for gi in g]):
+            _fail(name, "the step divides by the previous average (before this step's update).",
+                  "update v first, then divide by sqrt(v + ε) with the new v.")
+        _fail(name, f"step {t + 1}: the parameters moved by {_fmt(step[0])}, the slides' RMSprop "
+              f"step is {_fmt(-lr * g[0] / (v_torch[0] + eps).sqrt())}.",
+              "w ← w − lr · g / sqrt(v + ε), with the v of this step.")
+    _pass(name, f"{steps} steps match the slides' RMSprop (running averages as in "
+          "torch.optim.RMSprop, ε inside the square root).")
+
+
+def check_adam_step(
+    adam_step: Callable,
+    seed: int = 0,
+    shapes: Sequence[tuple[int, ...]] = ((4, 3), (5,)),
+    steps: int = 6,
+    lr: float = 0.01,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> None:
+    """Check adam_step(params, m, v, t, lr, beta1, beta2, eps) against torch.optim.Adam.
+
+    m and v (lists of tensors) are the first and second moments, updated in place; t is the
+    step number, 1 at the first step; the parameters are updated in place. With ε = 1e-8,
+    ε inside or outside the root gives the same numbers to many digits; both pass.
+    """
+    __tracebackhide__ = True
+    name = "adam_step"
+    b1, b2 = betas
+    grads, start = _make_problem(seed, shapes, steps)
+    ref = _opt_run(torch.optim.Adam, grads, shapes, lr=lr, betas=betas, eps=eps)
+    swapped = _opt_run(torch.optim.Adam, grads, shapes, lr=lr, betas=(1 - b1, 1 - b2), eps=eps)
+    values = [s.clone() for s in start]
+    m = [torch.zeros(s, dtype=torch.float64) for s in shapes]
+    v = [torch.zeros(s, dtype=torch.float64) for s in shapes]
+    for t in range(1, steps + 1):
+        params = _params_with_grads(values, grads[t - 1])
+        before = [p.detach().clone() for p in params]
+        m_before, v_before = [x.clone() for x in m], [x.clone() for x in v]
+        _step_call(name, adam_step, params, m, v, t, lr, b1, b2, eps, forbid=_ADAM_IMPLS,
+                   purpose=f", t={t}, lr={lr}, beta1={b1}, beta2={b2}, eps={eps}")
+        after = [p.detach().clone() for p in params]
+        values = after
+        state = ref[t - 1][1]
+        if _all_close(after, before, 0):
+            _fail(name, f"step {t}: the parameters did not change.",
+                  "update in place: p -= ... (or p.sub_(...)); `p = p - ...` only renames.")
+        for moments, label, key, was in ((m, "m", "exp_avg", m_before),
+                                         (v, "v", "exp_avg_sq", v_before)):
+            if _all_close(moments, state[key]):
+                continue
+            if _all_close(moments, was, 0):
+                _fail(name, f"step {t}: the moment {label} did not change: the state was not "
+                      "written back, so every step starts from zero moments again.",
+                      f"write it back: {label}[i] = ..., or update it in place "
+                      f"({label}[i].mul_(...).add_(...)); a plain `{label}_i = ...` only renames.")
+            if _all_close(moments, swapped[t - 1][1][key]):
+                _fail(name, f"step {t}: in the moving average {label}, the β weight is on the new "
+                      "gradient term: the weights are swapped.",
+                      f"{label} ← β·{label} + (1 − β)·(new term): the old value keeps the large "
+                      "weight β.")
+            _fail(name, f"step {t}: {label}[0] is {_fmt(moments[0])}, torch.optim.Adam's is "
+                  f"{_fmt(state[key][0])}.",
+                  "m ← β1·m + (1 − β1)·g and v ← β2·v + (1 − β2)·g², with this step's g.")
+        torch_step = [a - b for a, b in zip(ref[t - 1][0], ref[t - 2][0] if t > 1 else
+                                            [torch.zeros_like(x) for x in ref[0][0]], strict=True)]
+        step = [a - b for a, b in zip(after, before, strict=True)]
+        if _all_close(step, torch_step, 1e-4):
+            continue
+        if not all(torch.isfinite(s).all() for s in step):
+            _fail(name, f"step {t}: the parameters became inf or nan. With t = {t}, a bias "
+                  "correction 1 − β^(t−1) is 0 at the first step.",
+                  "the correction is m / (1 − β1^t), v / (1 − β2^t) with t = 1 at the first step.")
+        if _all_close(step, [-s for s in torch_step], 1e-4):
+            _fail(name, "the parameters moved uphill: the sign of the step is flipped.",
+                  "θ ← θ − lr · m̂ / (sqrt(v̂) + ε): subtract.")
+        if t == 1:
+            # At the first step m̂/sqrt(v̂) = g/|g|: a correct step has size lr in every coordinate.
+            ratio = torch.cat([(s.abs() / lr).flatten() for s in step]).median().item()
+            known = [
+                ((1 - b1) / (1 - b2) ** 0.5, "there is no bias correction: m and v start at 0, so "
+                 "the first steps are too large (or too small) by 1 − β1 over sqrt(1 − β2)."),
+                (1 / (1 - b2) ** 0.5, "only m is bias-corrected, v is not."),
+                (1 - b1, "only v is bias-corrected, m is not."),
+                (((1 - b1) / (1 - b1**2)) / ((1 - b2) / (1 - b2**2)) ** 0.5,
+                 "the bias correction uses the wrong power: at the first step it must divide "
+                 "by 1 − β^1 (t starts at 1)."),
+            ]
+            for value, what in known:
+                if abs(ratio / value - 1) < 1e-3:
+                    _fail(name, f"step 1 moved each weight by {ratio:.3g}·lr instead of lr: {what}",
+                          "m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t), θ ← θ − lr·m̂/(sqrt(v̂) + ε).")
+        _fail(name, f"step {t}: the parameters moved by {_fmt(step[0])}, torch.optim.Adam moves "
+              f"them by {_fmt(torch_step[0])}"
+              + (" (step 1 was right: does the bias correction use this step's t?)" if t > 1
+                 else "."),
+              "m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t), θ ← θ − lr·m̂/(sqrt(v̂) + ε).")
+    _pass(name, f"{steps} steps match torch.optim.Adam (moments and parameters).")
