@@ -1,0 +1,86 @@
+"""Lesson 07's teaching claims, asserted on the notebook's own seeded run."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from tests.conftest import needs_mnist
+
+pytestmark = [needs_mnist, pytest.mark.slow]
+LESSON = "07_adaptive_methods"
+
+
+class _Probe:
+    """run.probe(expr), robust to nbclient 0.11 (which writes the probe cell back into nb.cells)."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def probe(self, expression: str):
+        cell = nbformat.v4.new_code_cell(
+            f"import json as __j\nprint('__PROBE__' + __j.dumps({expression}))")
+        cells = self.run.nb.cells
+        cells.append(cell)
+        try:
+            self.run._client.execute_cell(cell, len(cells) - 1, store_history=False)
+        finally:
+            cells.pop()
+        for out in cell.outputs:
+            if out.output_type == "error":
+                raise RuntimeError(f"probe {expression!r} failed: {out.ename}: {out.evalue}")
+            if out.output_type == "stream" and "__PROBE__" in out.text:
+                return json.loads(out.text.split("__PROBE__", 1)[1])
+        raise RuntimeError(f"probe {expression!r} printed nothing")
+
+
+@pytest.fixture
+def lesson(solution_run):
+    return _Probe(solution_run(LESSON))
+
+
+def test_schedules_equal_torchs(lesson):
+    errors = lesson.probe("schedule_error")
+    assert set(errors) >= {"exponential", "step decay", "cosine", "cyclical"}
+    assert max(errors.values()) < 1e-9
+
+
+def test_decaying_schedules_beat_a_constant_large_learning_rate(lesson):
+    final = lesson.probe("{k: v[1][0] for k, v in schedule_runs.items()}")
+    constant = final.pop("constant")
+    assert constant > 1.5
+    for name, loss in final.items():
+        assert loss < 0.6 * constant, name
+
+
+def test_layers_get_gradients_of_very_different_sizes(lesson):
+    rms = lesson.probe("layer_rms")
+    assert rms[-1] > 1e3 * rms[0]
+    assert all(a < b for a, b in zip(rms, rms[1:]))
+
+
+def test_clipping_matches_torch(lesson):
+    assert lesson.probe("clip_error") < 1e-6
+    assert abs(lesson.probe("float(torch.sqrt(sum((g**2).sum() for g in clipped)))") - 0.01) < 1e-6
+
+
+def test_adagrad_from_scratch_matches_torch_up_to_eps_placement(lesson):
+    assert lesson.probe("n_differ") < 0.01 * 7840
+    losses = lesson.probe("adagrad_losses")
+    assert abs(losses["ours"] - losses["torch.optim.Adagrad"]) < 0.01
+
+
+def test_adaptive_methods_beat_plain_gd_on_mnist(lesson):
+    final = lesson.probe("{k: v[1][0] for k, v in mnist_runs.items()}")
+    assert final["RMSprop"] < final["GD (SGD)"] and final["Adam"] < final["GD (SGD)"]
+
+
+def test_adam_and_rmsprop_beat_gd_on_the_badly_scaled_problem(lesson):
+    best = lesson.probe("{k: v[0] for k, v in best_bad.items()}")
+    assert best["Adam"] < 0.5 * best["GD"]
+    assert best["RMSprop"] < 0.5 * best["GD"]
+    # GD's learning rate is not the limit of the grid: a 10x larger one is worse
+    runs = lesson.probe("{f'{k[0]}|{k[1]:g}': h.final_loss for k, h in bad_runs.items()}")
+    assert runs["GD|0.01"] > runs["GD|0.001"]
