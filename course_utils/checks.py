@@ -385,6 +385,152 @@ def check_cross_entropy(
 # --------------------------------------------------------------------------- #
 
 
+__all__ += ["check_random_search_step"]
+
+
+def _rel_close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol * max(abs(a), abs(b), 1e-12)
+
+
+def _as_number(name: str, value, what: str) -> float:
+    """A loss value the student returned: a Python number or a one-element tensor."""
+    __tracebackhide__ = True
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    _fail(name, f"returned {type(value).__name__} as {what}; expected a number.",
+          "return the pair (new_w, new_J), where new_J is the value J(new_w).")
+
+
+def check_random_search_step(
+    random_search_step: Callable,
+    seed: int = 0,
+    dims: Sequence[int] = (1, 5, 50),
+    steps: int = 200,
+) -> None:
+    """Check random_search_step(J, w, J_w, scale, generator) -> (new_w, new_J).
+
+    Properties: J is evaluated once per step, at a Gaussian sample around w with
+    standard deviation `scale`; the sample is kept only when it is better; the
+    step depends only on the generator; w is not changed in place.
+    """
+    __tracebackhide__ = True
+    name = "random_search_step"
+    gen = torch.Generator().manual_seed(seed)
+    calls: list[torch.Tensor] = []  # the points J was evaluated at, during one step
+    for d in dims:
+        target = _rand((d,), gen, 1.0)
+
+        def J(v, _t=target):
+            calls.append(v.detach().clone())
+            return float(((v - _t) ** 2).sum())
+
+        def one_step(w, J_w, scale, step_seed, global_seed=0, J=J, d=d):
+            __tracebackhide__ = True
+            calls.clear()
+            torch.manual_seed(global_seed)
+            w_before = w.clone()
+            out = _call(name, random_search_step, J, w, J_w, scale,
+                        torch.Generator().manual_seed(step_seed), purpose=f", d = {d}")
+            if not torch.equal(w, w_before):
+                _fail(name, "it changed w in place, so the old point is lost when the new one "
+                      "is worse.", "write `new_w = w + ...` instead of `w += ...` or `w.add_(...)`.")
+            if not (isinstance(out, tuple | list) and len(out) == 2):
+                _fail(name, f"returned {type(out).__name__}, expected the pair (new_w, new_J).",
+                      "`return candidate, J_candidate` or `return w, J_w`.")
+            new_w, new_J = out
+            new_w = _require_tensor(name, new_w, (d,), "new_w has the shape of w")
+            return new_w.detach().double(), _as_number(name, new_J, "new_J")
+
+        # 1. Reproducible: the same generator seed gives the same step, whatever the global seed.
+        w = target + _rand((d,), gen, 1.0)
+        J_w = float(((w - target) ** 2).sum())
+        a = one_step(w, J_w, 0.3, step_seed=seed + 11, global_seed=1)
+        b = one_step(w, J_w, 0.3, step_seed=seed + 11, global_seed=2)
+        c = one_step(w, J_w, 0.3, step_seed=seed + 11, global_seed=1)
+        if not (torch.equal(a[0], c[0]) and a[1] == c[1]):
+            _fail(name, "two calls with identically seeded generators returned different points.",
+                  "draw the noise only from `generator`: torch.randn(w.shape, generator=generator).")
+        if not (torch.equal(a[0], b[0]) and a[1] == b[1]):
+            _fail(name, "it ignores the generator it is given: its result changes with torch's "
+                  "global seed, so a seeded run cannot be reproduced.",
+                  "pass the generator: torch.randn(w.shape, generator=generator).")
+
+        # 2. Many steps from random points: one evaluation, at a Gaussian sample around w.
+        offsets = []
+        worse_kept = better_taken = 0
+        for k in range(steps):
+            w = target + _rand((d,), gen, 1.0)
+            J_w = float(((w - target) ** 2).sum())
+            scale = [0.05, 0.3, 2.0][k % 3] / d**0.5
+            new_w, new_J = one_step(w, J_w, scale, step_seed=seed * 1000 + k)
+            if len(calls) == 0:
+                _fail(name, "it never evaluates J, so it cannot know whether w' is better.",
+                      "compute J(candidate) once per step.")
+            if len(calls) > 1:
+                _fail(name, f"it evaluates J {len(calls)} times per step; one evaluation, at the "
+                      "new point, is enough (J(w) is given as J_w). Evaluations are what random "
+                      "search pays for.", "call J only on the candidate w'.")
+            cand = calls[0].double()
+            offsets.append((cand - w.double()) / scale)
+            J_cand = float(((cand - target.double()) ** 2).sum())
+            if J_cand < J_w:
+                better_taken += 1
+                if not (torch.allclose(new_w, cand) and _rel_close(new_J, J_cand, 1e-5)):
+                    if torch.allclose(new_w, w.double()):
+                        _fail(name, f"it kept w although the sample was better (J(w') = {J_cand:.4g}"
+                              f" < J(w) = {J_w:.4g}).",
+                              "the comparison: accept w' when J(w') < J_w.")
+                    if torch.allclose(new_w, cand):
+                        _fail(name, f"it moved to the better sample but returned the value {new_J:.4g}"
+                              f" instead of J(w') = {J_cand:.4g}.", "return the pair (w', J(w')).")
+                    _fail(name, "after a better sample it returned a point that is neither w' (the "
+                          "point J was evaluated at) nor w.",
+                          "return the very candidate you evaluated: (candidate, J(candidate)).")
+            elif J_cand > J_w:
+                worse_kept += 1
+                if not torch.allclose(new_w, w.double()):
+                    _fail(name, f"it accepted a worse point: J(w') = {J_cand:.4g} > J(w) = {J_w:.4g}"
+                          ". Random search only ever moves downhill.",
+                          "the comparison: keep w' only if J(w') < J_w, else return (w, J_w).")
+                if not _rel_close(new_J, J_w, 1e-6):
+                    _fail(name, f"it kept w but returned the value {new_J:.4g}, not J_w = {J_w:.4g}.",
+                          "when the sample is worse, return (w, J_w) unchanged.")
+        xi = torch.stack(offsets)
+        mean, std = xi.mean().item(), xi.std().item()
+        centre_error = 0.25 if xi.numel() < 400 else 0.12
+        spread = xi.pow(2).mean().sqrt().item()  # root mean square of (w' − w) / scale
+        if abs(mean) > centre_error:
+            _fail(name, f"its samples are not centred on w: on average w' − w = {mean:.2f}·scale. "
+                  "torch.rand draws from [0, 1), which only looks one way.",
+                  "draw Gaussian noise centred at 0: torch.randn(w.shape, generator=generator).")
+        if not 0.85 < spread < 1.15:
+            _fail(name, f"its samples are not spread by `scale`: the coordinates of w' − w have a "
+                  f"root mean square of {spread:.2f}·scale (std {std:.2f}·scale), it should be 1·scale.",
+                  "multiply the standard normal noise by `scale`: w + scale * torch.randn(...).")
+        if better_taken == 0 or worse_kept == 0:  # pragma: no cover - the test points ensure both
+            _fail(name, "the check could not test both cases; try another seed.")
+
+    # 3. At the minimum every sample is worse: many steps must never move.
+    d = dims[-1]
+    target = torch.zeros(d)
+
+    def bowl(v):
+        return float((v**2).sum())
+
+    w, J_w = target.clone(), 0.0
+    for k in range(20):
+        out = _call(name, random_search_step, bowl, w, J_w, 0.1,
+                    torch.Generator().manual_seed(seed + k))
+        w, J_w = out[0], _as_number(name, out[1], "new_J")
+    if not torch.equal(w.detach(), target):
+        _fail(name, "started at the minimum, it moved away: it accepts points that are not better.",
+              "accept w' only if J(w') < J_w.")
+    _pass(name, f"one evaluation per step, Gaussian samples around w with the given scale, "
+          f"accepts only better points ({len(dims)} dimensions), reproducible with a generator.")
+
+
 # --------------------------------------------------------------------------- #
 # Lessons 05-08: minibatches, adaptive methods, tuning
 # --------------------------------------------------------------------------- #

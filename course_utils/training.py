@@ -207,3 +207,35 @@ def _as_update(optimizer, params: list[torch.Tensor]):
 def _zero_grads(params: Iterable[torch.Tensor]) -> None:
     for p in params:
         p.grad = None
+
+
+@torch.no_grad()
+def random_search(
+    J: Callable[[torch.Tensor], torch.Tensor],
+    w: torch.Tensor,
+    scale: float,
+    evaluations: int,
+    generator: torch.Generator | None = None,
+    stop_below: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The slides' random search, for many independent runs at once (lesson 02).
+
+    w has shape (runs, d) and J maps a (runs, d) tensor to the (runs,) values.
+    Each evaluation samples w' = w + scale * N(0, I) for every run and keeps w'
+    where J(w') < J(w). Returns the final w and the best value of every run
+    after 0, 1, ..., T evaluations, shape (T + 1, runs). Stops after
+    `evaluations`, or once every run is below `stop_below`.
+    """
+    w = w.clone()
+    value = J(w)
+    best = [value.clone()]
+    for _ in range(evaluations):
+        candidate = w + scale * torch.randn(w.shape, generator=generator, dtype=w.dtype)
+        new_value = J(candidate)
+        better = new_value < value
+        w[better] = candidate[better]
+        value = torch.where(better, new_value, value)
+        best.append(value.clone())
+        if stop_below is not None and bool((value < stop_below).all()):
+            break
+    return w, torch.stack(best)
