@@ -11,8 +11,12 @@ results.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import nbformat
 from nbclient.client import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 
@@ -60,3 +64,36 @@ class GuardedExecute(Execute):
                     self.km.shutdown_kernel(now=True)
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+
+class RestoreTests(Preprocessor):
+    """Put every test cell back where the lesson has it: restored if deleted, moved back if moved.
+
+    nbgrader restores the *contents* of locked cells it finds, but a deleted test
+    cell simply goes missing (its points then wait for manual grading), and a
+    moved one runs wherever the student put it. This step, run on nbgrader's
+    working copy (never on the submission), takes each test cell from the
+    source notebook and places it right after the cell that precedes it
+    there, so every check runs after the code it checks, as written.
+    """
+
+    def preprocess(self, nb, resources):
+        info = resources.get("nbgrader", {})
+        path = Path.cwd() / "source" / info.get("assignment", "") / f"{info.get('notebook', '')}.ipynb"
+        if not path.is_file():
+            return nb, resources
+        source = nbformat.read(path, as_version=4).cells
+        for i, cell in enumerate(source):
+            meta = cell.metadata.get("nbgrader", {})
+            if not (meta.get("grade") and not meta.get("solution")) or i == 0:
+                continue
+            anchor = source[i - 1].get("id")
+            ids = [c.get("id") for c in nb.cells]
+            if anchor not in ids:
+                continue  # the student deleted the code it checks: the check then fails
+            if cell.get("id") in ids:
+                restored = nb.cells.pop(ids.index(cell.get("id")))
+            else:
+                restored = nbformat.from_dict(cell)
+            nb.cells.insert([c.get("id") for c in nb.cells].index(anchor) + 1, restored)
+        return nb, resources

@@ -8,24 +8,34 @@ directory elsewhere uses this file with a one-line nbgrader_config.py:
 
 import os
 import sys
+from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
     IgnorePattern,
     LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
     SaveAutoGrades,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from guard import GuardedExecute  # noqa: E402
+from grade import gradebook_url  # noqa: E402
+from guard import GuardedExecute, RestoreTests  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "optim-mnist"
 c.CourseDirectory.root = "."
+# The gradebook: SQLite in the course directory, waiting (not failing) while a
+# parallel grader writes; or a server database, e.g. for several graders:
+# COURSE_GRADEBOOK_URL=postgresql://user:password@host/dbname
+c.CourseDirectory.db_url = gradebook_url(Path.cwd())
 
 # The stub students see in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -40,8 +50,18 @@ c.Execute.kernel_name = "course-grader"
 
 # Seconds a cell may run while grading: well above the slowest solution cell
 # (a lesson runs in under 60 s in all), so an endless loop costs only its cell.
-c.Execute.timeout = 180
+c.Execute.timeout = int(os.environ.get("COURSE_GRADER_TIMEOUT", 180))
 c.Execute.interrupt_on_timeout = True
+
+# nbgrader's sanitizing steps, plus putting deleted or moved test cells back (guard.py).
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    RestoreTests,
+    OverwriteCells,
+    CheckCellMetadata,
+]
 
 # nbgrader's autograde steps, with Execute replaced by one that survives a dead
 # or unstoppable kernel (see guard.py).

@@ -1,0 +1,206 @@
+"""The instructor's grading workflow, one command a step (see grading/README.md).
+
+    python grading/grade.py release [LESSON ...]
+    python grading/grade.py collect FOLDER [--lesson LESSON]
+    python grading/grade.py autograde LESSON [--workers N]
+    python grading/grade.py feedback LESSON
+    python grading/grade.py export [--to grades.csv]
+
+All take --course DIR (default: grading/). Every step can be rerun safely.
+Submissions are only ever copied: the files in FOLDER are never changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tools.release import GRADING, generate, lessons, make_course_dir, nbgrader_env  # noqa: E402
+
+PROBLEMS = "problems.json"  # per course dir: what went wrong with which submission
+
+
+def _nbgrader(course: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=course,
+                          env=nbgrader_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def gradebook_url(course: Path) -> str:
+    """SQLite in the course folder, waiting while a parallel worker writes; or $COURSE_GRADEBOOK_URL."""
+    return os.environ.get("COURSE_GRADEBOOK_URL") or (
+        f"sqlite:///{course.resolve() / 'gradebook.db'}?timeout=300")
+
+
+def _problems(course: Path) -> dict:
+    path = course / PROBLEMS
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save_problems(course: Path, problems: dict) -> None:
+    (course / PROBLEMS).write_text(json.dumps(problems, indent=1, sort_keys=True))
+
+
+def release(course: Path, names: list[str]) -> None:
+    """Generate the student versions (course/release/, and notebooks/ for the default course)."""
+    names = lessons(names)
+    out = ROOT / "notebooks" if course.resolve() == GRADING else course / "release_copies"
+    generate(names, course, out)
+    print(f"released {', '.join(names)}")
+
+
+def collect(course: Path, folder: Path, lesson: str | None) -> None:
+    """Copy FOLDER/<student>/<lesson>.ipynb (or nbgrader's <student>/<lesson>/<lesson>.ipynb).
+
+    A file that is not a readable notebook is kept beside the others as
+    `<lesson>.ipynb.broken`: nbgrader then scores it 0 as a missing notebook, and
+    problems.json says why.
+    """
+    known = lessons() if lesson is None else [lesson]
+    problems = _problems(course)
+    count = 0
+    for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        student = student_dir.name
+        for name in known:
+            candidates = [student_dir / f"{name}.ipynb", student_dir / name / f"{name}.ipynb"]
+            src = next((c for c in candidates if c.is_file()), None)
+            if src is None:
+                continue
+            dest = course / "submitted" / student / name
+            dest.mkdir(parents=True, exist_ok=True)
+            for old in dest.glob(f"{name}.ipynb*"):
+                old.unlink()
+            key = f"{name}/{student}"
+            try:
+                nbformat.validate(nbformat.read(src, as_version=4))
+            except Exception as err:  # not JSON, not a notebook, wrong schema
+                shutil.copy2(src, dest / f"{name}.ipynb.broken")
+                problems[key] = f"not a readable notebook ({type(err).__name__}: {err}); scored 0"
+            else:
+                shutil.copy2(src, dest / f"{name}.ipynb")
+                problems.pop(key, None)
+            count += 1
+    _save_problems(course, problems)
+    print(f"collected {count} submission(s) into {course / 'submitted'}")
+
+
+def _ensure_released(course: Path, name: str) -> None:
+    if not (course / "release" / name / f"{name}.ipynb").exists():
+        generate([name], course, course / "release_copies")
+
+
+def autograde(course: Path, name: str, workers: int) -> int:
+    """Autograde every submission of one lesson, `workers` students at a time."""
+    _ensure_released(course, name)
+    folders = sorted((course / "submitted").glob(f"*/{name}"))
+    if not folders:
+        print(f"no submissions of {name} in {course / 'submitted'}")
+        return 0
+    students = [f.parent.name for f in folders if (f / f"{name}.ipynb").is_file()]
+    broken = [f.parent.name for f in folders if f.parent.name not in students]
+    _score_zero(course, name, broken)
+    def grade_one(student: str) -> tuple[str, subprocess.CompletedProcess, float]:
+        t0 = time.perf_counter()
+        proc = _nbgrader(course, "autograde", name, f"--student={student}", "--create", "--force")
+        return student, proc, time.perf_counter() - t0
+
+    problems = _problems(course)
+    failed = 0
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for student, proc, seconds in pool.map(grade_one, students):
+            key = f"{name}/{student}"
+            if proc.returncode != 0:
+                failed += 1
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+                problems[key] = "autograde failed: " + " | ".join(tail)
+                print(f"  {student}: FAILED ({seconds:.0f} s)")
+            else:
+                if problems.get(key, "").startswith("autograde failed"):
+                    problems.pop(key)
+                print(f"  {student}: graded ({seconds:.0f} s)")
+    _save_problems(course, problems)
+    total = time.perf_counter() - t0
+    print(f"autograded {len(students) - failed}/{len(students)} submission(s) of {name} "
+          f"in {total:.0f} s with {workers} worker(s)"
+          + (f"; {len(broken)} unreadable one(s) scored 0" if broken else ""))
+    return 1 if failed else 0
+
+
+def _score_zero(course: Path, name: str, students: list[str]) -> None:
+    """Give 0 on every test to submissions that are no notebook (see problems.json)."""
+    if not students:
+        return
+    from nbgrader.api import Gradebook
+
+    with Gradebook(gradebook_url(course)) as gb:
+        for student in students:
+            gb.update_or_create_student(student)
+            submission = gb.update_or_create_submission(name, student)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+            gb.db.commit()
+            print(f"  {student}: not a readable notebook, scored 0")
+
+
+def feedback(course: Path, name: str) -> int:
+    proc = _nbgrader(course, "generate_feedback", name, "--force")
+    print(proc.stdout + proc.stderr)
+    return proc.returncode
+
+
+def export(course: Path, to: Path) -> int:
+    proc = _nbgrader(course, "export", f"--to={to.resolve()}")
+    if proc.returncode == 0:
+        print(f"grades written to {to}")
+    else:
+        print(proc.stdout + proc.stderr)
+    return proc.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--course", type=Path, default=GRADING, help="course directory (default grading/)")
+    sub = ap.add_subparsers(dest="step", required=True)
+    p = sub.add_parser("release", help="generate the student versions")
+    p.add_argument("lessons", nargs="*")
+    p = sub.add_parser("collect", help="take in a folder of submissions")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--lesson")
+    p = sub.add_parser("autograde", help="autograde one lesson")
+    p.add_argument("lesson")
+    p.add_argument("--workers", type=int, default=2)
+    p = sub.add_parser("feedback", help="HTML feedback per student")
+    p.add_argument("lesson")
+    p = sub.add_parser("export", help="grades as CSV")
+    p.add_argument("--to", type=Path, default=Path("grades.csv"))
+    args = ap.parse_args(argv)
+    course = make_course_dir(args.course)
+    if args.step == "release":
+        release(course, args.lessons)
+    elif args.step == "collect":
+        collect(course, args.folder, args.lesson)
+    elif args.step == "autograde":
+        return autograde(course, args.lesson, args.workers)
+    elif args.step == "feedback":
+        return feedback(course, args.lesson)
+    elif args.step == "export":
+        return export(course, args.to)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
