@@ -1,0 +1,89 @@
+"""Lesson 05's teaching claims, asserted on the notebook's own seeded run."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from tests.conftest import needs_mnist
+
+pytestmark = [needs_mnist, pytest.mark.slow]
+LESSON = "05_overparameterization"
+
+
+class _Probe:
+    """run.probe(expr), robust to nbclient 0.11 (which writes the probe cell back into nb.cells)."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def probe(self, expression: str):
+        cell = nbformat.v4.new_code_cell(
+            f"import json as __j\nprint('__PROBE__' + __j.dumps({expression}))")
+        cells = self.run.nb.cells
+        cells.append(cell)
+        try:
+            self.run._client.execute_cell(cell, len(cells) - 1, store_history=False)
+        finally:
+            cells.pop()
+        for out in cell.outputs:
+            if out.output_type == "error":
+                raise RuntimeError(f"probe {expression!r} failed: {out.ename}: {out.evalue}")
+            if out.output_type == "stream" and "__PROBE__" in out.text:
+                return json.loads(out.text.split("__PROBE__", 1)[1])
+        raise RuntimeError(f"probe {expression!r} printed nothing")
+
+
+@pytest.fixture
+def lesson(solution_run):
+    return _Probe(solution_run(LESSON))
+
+
+def test_only_the_convex_example_stays_below_its_chords(lesson):
+    v = lesson.probe("violations")
+    assert v["(w − 1)²: convex"] == 0
+    assert v["w⁴ − 4w² + w: two minima"] > 0.5 and v["w³: a flat point at 0"] > 0.5
+
+
+def test_gradient_descent_on_the_quartic_ends_in_both_minima(lesson):
+    ends = lesson.probe("ends.tolist()")
+    assert any(abs(e + 1.47) < 0.02 for e in ends) and any(abs(e - 1.35) < 0.02 for e in ends)
+    assert 0.2 < lesson.probe("in_global") < 0.8
+
+
+def test_the_line_between_two_trained_mlps_climbs_above_the_chord(lesson):
+    assert lesson.probe("loss_A") < 0.3 and lesson.probe("loss_B") < 0.3
+    assert lesson.probe("float(barrier)") > 0.2
+
+
+def test_the_2d_slice_is_lowest_at_the_trained_point(lesson):
+    centre, lowest = lesson.probe("[surface[8, 8].item(), surface.min().item()]")
+    assert centre == lowest
+
+
+def test_a_stack_trains_like_separate_networks(lesson):
+    assert lesson.probe("stack_vs_alone") < 1e-4
+
+
+def test_spread_over_initializations_shrinks_with_width(lesson):
+    widths = lesson.probe("widths")
+    spread = dict(zip(widths, lesson.probe("spread"), strict=True))
+    narrow = max(spread[2], spread[4])
+    assert max(spread[w] for w in widths if w >= 32) < narrow / 10
+    assert spread[256] < spread[8] / 5
+    means = lesson.probe("[lab[w]['final'].mean().item() for w in widths]")
+    assert all(a > b for a, b in zip(means, means[1:]))  # and the loss itself falls
+
+
+def test_width_costs_parameters_time_and_memory_and_does_not_overfit_here(lesson):
+    widths = lesson.probe("widths")
+    cost = lesson.probe("{w: [lab[w]['params'], lab[w]['ms_per_step'], lab[w]['memory_kb'], "
+                        "lab[w]['test_acc'].mean().item()] for w in widths}")
+    small, big = cost[str(widths[0])], cost[str(widths[-1])]
+    assert big[0] > 100 * small[0] and big[2] > 5 * small[2]
+    mems = [cost[str(w)][2] for w in widths]
+    assert all(a < b for a, b in zip(mems, mems[1:]))
+    assert big[1] > 1.5 * small[1]
+    assert big[3] >= cost["16"][3] - 0.01  # test accuracy does not drop with width
