@@ -531,6 +531,170 @@ def check_random_search_step(
           f"accepts only better points ({len(dims)} dimensions), reproducible with a generator.")
 
 
+class _LeafInPlace(RuntimeError):
+    """The student updated a leaf that requires grad outside torch.no_grad()."""
+
+
+def _guard_no_grad(fn: Callable) -> Callable:
+    """Turn torch's 'leaf Variable ... in-place' error into a message that names the mistake."""
+
+    def guarded(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RuntimeError as err:
+            if "leaf Variable that requires grad" in str(err):
+                raise _LeafInPlace(
+                    "it updates a parameter in place while autograd is recording; do the update "
+                    "inside `with torch.no_grad():`"
+                ).with_traceback(err.__traceback__) from None
+            raise
+
+    return guarded
+
+
+def _check_problems(gen: torch.Generator):
+    """Small models and data for the optimizer checks: (model, X, y) triples."""
+    problems = []
+    for n_in, hidden, n_out, n in [(4, None, 3, 8), (5, 6, 3, 10)]:
+        if hidden is None:
+            model = torch.nn.Linear(n_in, n_out).double()
+        else:
+            model = torch.nn.Sequential(
+                torch.nn.Linear(n_in, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, n_out)
+            ).double()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(_rand(p.shape, gen, 0.5))
+        X = _rand((n, n_in), gen, 1.0).double()
+        y = torch.randint(0, n_out, (n,), generator=gen)
+        problems.append((model, X, y))
+    return problems
+
+
+def _clone_model(model: torch.nn.Module) -> torch.nn.Module:
+    import copy
+
+    return copy.deepcopy(model)
+
+
+def _grads_at(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """The true gradient of the loss at the model's current parameters (on a copy)."""
+    twin = _clone_model(model)
+    for p in twin.parameters():
+        p.grad = None
+    F.cross_entropy(twin(X), y).backward()
+    return [p.grad.detach().clone() for p in twin.parameters()]
+
+
+def _all_close(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor], tol: float = 1e-7) -> bool:
+    return all(_close(x, z, tol) for x, z in zip(a, b))
+
+
+def _check_optimizer_step(
+    name: str,
+    call: Callable,  # call(loss, params, t) runs the student's step
+    reference: Callable,  # reference(params) -> a torch.optim optimizer
+    mistakes: Callable,  # mistakes(p0, g, stale, t) -> [(params after the mistake, what, look)]
+    seed: int,
+    steps: int,
+    after_step: Callable | None = None,  # after_step(params, p0, t): extra checks (state)
+) -> None:
+    """Run the student's update and a torch.optim optimizer side by side; name the first mistake."""
+    __tracebackhide__ = True
+    gen = torch.Generator().manual_seed(seed)
+    for model, X, y in _check_problems(gen):
+        ref_model = _clone_model(model)
+        opt = reference(list(ref_model.parameters()))
+        params = list(model.parameters())
+        for p in params:  # gradients left over from an earlier backward pass
+            p.grad = _rand(p.shape, gen, 1.0).double()
+        for t in range(1, steps + 1):
+            p0 = [p.detach().clone() for p in params]
+            stale = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in params]
+            g = _grads_at(model, X, y)
+            loss = F.cross_entropy(model(X), y)
+            call(loss, params, t)
+            opt.zero_grad()
+            F.cross_entropy(ref_model(X), y).backward()
+            opt.step()
+            got = [p.detach() for p in params]
+            if after_step is not None:
+                after_step(params, p0, t)
+            expected = [p.detach() for p in ref_model.parameters()]
+            if _all_close(got, expected):
+                continue
+            if _all_close(got, p0, 0):
+                _fail(name, f"the parameters did not change at step {t}.",
+                      "update each parameter in place (`p -= ...` inside torch.no_grad()); "
+                      "`p = p - ...` only rebinds a local name.")
+            for candidate, what, look in mistakes(p0, g, stale, t):
+                if _all_close(got, candidate):
+                    _fail(name, f"at step {t}: {what}", look)
+            _fail(name, f"after step {t} the parameters differ from torch.optim's: first values "
+                  f"{_fmt(got[0])}, expected {_fmt(expected[0])}.",
+                  "the update formula, and the order: zero the gradients, backward, then update.")
+
+
+def check_gradient_step(
+    gradient_step: Callable,
+    seed: int = 0,
+    lrs: Sequence[float] = (0.1, 0.5),
+    steps: int = 4,
+) -> None:
+    """Check gradient_step(loss, params, lr) against torch.optim.SGD(params, lr) over several steps."""
+    __tracebackhide__ = True
+    name = "gradient_step"
+    fn = _guard_no_grad(gradient_step)
+    forbid = [(torch.optim, "SGD"), (torch.optim.SGD, "step")]
+    # lr must be used as given: a different factor along the gradient is named.
+    gen = torch.Generator().manual_seed(seed + 99)
+    model, X, y = _check_problems(gen)[0]
+    params = list(model.parameters())
+    for p in params:
+        p.grad = _rand(p.shape, gen, 1.0).double()
+    p0 = [p.detach().clone() for p in params]
+    g = _grads_at(model, X, y)
+    _call(name, fn, F.cross_entropy(model(X), y), params, 0.25, forbid=forbid)
+    moved = torch.cat([(a - p.detach()).flatten() for a, p in zip(p0, params)])
+    gflat = torch.cat([d.flatten() for d in g])
+    factor = float(moved @ gflat / (gflat @ gflat))
+    along = (moved - factor * gflat).norm() <= 1e-6 * moved.norm()  # a step along the gradient
+    if along and abs(factor) > 1e-9 and min(abs(factor - 0.25), abs(factor + 0.25)) > 1e-6:
+        _fail(name, f"with lr = 0.25 it moved {factor:.4g} × the gradient: it does not use the "
+              "learning rate it is given.", "multiply the gradient by the argument `lr`.")
+    for k, lr in enumerate(lrs):
+
+        def call(loss, params, t, lr=lr):
+            __tracebackhide__ = True
+            out = _call(name, fn, loss, params, lr, forbid=forbid)
+            if out is not None and not isinstance(out, list | tuple):
+                _fail(name, f"returned a {type(out).__name__}; it should update the parameters in "
+                      "place and return nothing.", "the parameters themselves: `p -= lr * p.grad`.")
+
+        def mistakes(p0, g, stale, t, lr=lr):
+            up = [p + lr * d for p, d in zip(p0, g)]
+            accumulated = [p - lr * (d + s) for p, d, s in zip(p0, g, stale)]
+            only_stale = [p - lr * s for p, s in zip(p0, stale)]
+            found = [
+                (up, "the parameters moved uphill (+lr·grad): the gradient points uphill, "
+                 "a descent step goes the other way.", "the sign: p -= lr * p.grad."),
+                (accumulated, "it used stale gradients: backward() adds to .grad, so the gradient "
+                 "of an earlier step was still in it.",
+                 "clear the gradients (p.grad = None, or p.grad.zero_()) before loss.backward()."),
+                (only_stale, "it stepped with the old gradient in .grad; loss.backward() was never "
+                 "called on the new loss.", "call loss.backward() before the update."),
+            ]
+            return found
+
+        _check_optimizer_step(name, call, lambda ps, lr=lr: torch.optim.SGD(ps, lr=lr), mistakes,
+                              seed=seed * 10 + k, steps=steps)
+    _pass(name, f"matches torch.optim.SGD for {steps} steps at lr = {', '.join(map(str, lrs))} "
+          "on two models, and leaves no stale gradients.")
+
+
+__all__ += ["check_gradient_step"]
+
+
 # --------------------------------------------------------------------------- #
 # Lessons 05-08: minibatches, adaptive methods, tuning
 # --------------------------------------------------------------------------- #
