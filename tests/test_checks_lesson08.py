@@ -1,0 +1,101 @@
+"""Lesson 08's checkers: the challenge under a counted budget, and the quiz."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_utils import checks
+from course_utils.models import MLP
+from tests.conftest import needs_mnist
+
+
+def _sgd_run(data, generator, batch_size=100, lr=2e-3, optimizer="adam", steps=None):
+    model = MLP(hidden=(128,))
+    opt = (torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam"
+           else torch.optim.SGD(model.parameters(), lr=lr))
+    for _ in range(steps if steps is not None else data.budget // batch_size):
+        xb, yb = data.batch(torch.randint(0, data.n, (batch_size,), generator=generator))
+        opt.zero_grad()
+        F.cross_entropy(model(xb), yb).backward()
+        opt.step()
+    return model
+
+
+def test_counted_data_counts_and_stops():
+    data = checks.CountedData(torch.randn(10, 3), torch.arange(10), budget=5)
+    xb, yb = data.batch([1, 2, 3])
+    assert data.used == 3 and data.left == 2 and torch.equal(yb, torch.tensor([1, 2, 3]))
+    with pytest.raises(checks.BudgetExceeded):
+        data.batch([0, 1, 2])
+    assert data.used == 3
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_challenge_solution_passes_and_mistakes_are_named(capsys):
+    checks.check_challenge(_sgd_run)
+    assert "✅" in capsys.readouterr().out
+    cases = {
+        "over budget": (lambda d, g: _sgd_run(d, g, steps=d.budget // 100 + 1),
+                        "more than its budget"),
+        "plain SGD at a small learning rate": (
+            lambda d, g: _sgd_run(d, g, lr=0.01, optimizer="sgd", steps=50), "below the 95%"),
+        "returns nothing": (lambda d, g: None, "return the trained model"),
+        "wrong output": (lambda d, g: (lambda x: x[:, :3]), "expected (10000, 10)"),
+    }
+    for fn, words in cases.values():
+        with pytest.raises(AssertionError) as err:
+            checks.check_challenge(fn)
+        assert words in str(err.value)
+        assert "Look at:" in str(err.value)
+
+
+def test_challenge_blank_is_a_reminder():
+    def blank(data, generator):
+        raise NotImplementedError()
+
+    if not checks_can_load_mnist():
+        pytest.skip("no MNIST")
+    with pytest.raises(NotImplementedError):
+        checks.check_challenge(blank)
+
+
+def checks_can_load_mnist() -> bool:
+    from tests.conftest import real_mnist_available
+
+    return real_mnist_available()
+
+
+RIGHT = {"q1": "b", "q2": "c", "q3": "a", "q4": "d", "q5": "b", "q6": "a", "q7": "c",
+         "q8": "d", "q9": "b", "q10": "a"}
+
+
+@pytest.mark.parametrize("question", list(RIGHT))
+def test_quiz_right_answer_passes_wrong_ones_fail_without_revealing(question, capsys):
+    right = RIGHT[question]
+    checks.check_quiz(lambda: right.upper(), question)
+    assert "✅" in capsys.readouterr().out
+    for wrong in "abcd".replace(right, ""):
+        with pytest.raises(AssertionError) as err:
+            checks.check_quiz(lambda w=wrong: w, question)
+        msg = str(err.value)
+        assert "not the right answer" in msg and "Look at: lesson" in msg
+        assert f'"{right}"' not in msg  # the right letter is never shown
+
+
+def test_quiz_answer_must_be_one_letter():
+    for bad in ("e", "ab", 2, None):
+        with pytest.raises(AssertionError, match="one letter"):
+            checks.check_quiz(lambda b=bad: b, "q1")
+    with pytest.raises(NotImplementedError):
+        checks.check_quiz(lambda: (_ for _ in ()).throw(NotImplementedError()), "q1")
+
+
+def test_the_checker_does_not_hold_the_answers_in_plain_text():
+    import inspect
+
+    source = inspect.getsource(checks.check_quiz) + repr(checks._QUIZ)
+    for q, letter in RIGHT.items():
+        assert f'"{q}": "{letter}"' not in source

@@ -1,0 +1,74 @@
+"""Lesson 08's teaching claims, asserted on the notebook's own seeded run."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from tests.conftest import needs_mnist
+
+pytestmark = [needs_mnist, pytest.mark.slow]
+LESSON = "08_tuning"
+
+
+class _Probe:
+    """run.probe(expr), robust to nbclient 0.11 (which writes the probe cell back into nb.cells)."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def probe(self, expression: str):
+        cell = nbformat.v4.new_code_cell(
+            f"import json as __j\nprint('__PROBE__' + __j.dumps({expression}))")
+        cells = self.run.nb.cells
+        cells.append(cell)
+        try:
+            self.run._client.execute_cell(cell, len(cells) - 1, store_history=False)
+        finally:
+            cells.pop()
+        for out in cell.outputs:
+            if out.output_type == "error":
+                raise RuntimeError(f"probe {expression!r} failed: {out.ename}: {out.evalue}")
+            if out.output_type == "stream" and "__PROBE__" in out.text:
+                return json.loads(out.text.split("__PROBE__", 1)[1])
+        raise RuntimeError(f"probe {expression!r} printed nothing")
+
+
+@pytest.fixture
+def lesson(solution_run):
+    return _Probe(solution_run(LESSON))
+
+
+def test_learning_rate_sweep_is_u_shaped(lesson):
+    losses = lesson.probe("[sweep[lr]['loss'] for lr in sweep_lrs]")
+    best = min(losses)
+    i = losses.index(best)
+    assert 0 < i < len(losses) - 1  # the best learning rate is inside the sweep
+    assert losses[0] > 5 * best and losses[-1] > 5 * best
+    assert all(a >= b for a, b in zip(losses[:i], losses[1 : i + 1]))  # falls to the minimum
+    assert all(a <= b for a, b in zip(losses[i:], losses[i + 1 :]))  # and rises after it
+
+
+def test_signs_of_too_fast_and_too_slow(lesson):
+    s = lesson.probe("sign_stats")
+    slow, good, fast = s["too slow"], s["good"], s["too fast"]
+    assert slow["loss"] > 5 * good["loss"] and slow["jumps"] < good["jumps"]
+    assert fast["jumps"] > good["jumps"] and fast["peak"] > 2 * good["peak"]
+    assert fast["weight_norm"] > 2 * good["weight_norm"] and fast["loss"] > 2 * good["loss"]
+
+
+def test_random_search_beats_the_grid_on_the_same_budget(lesson):
+    grid_best = lesson.probe("grid_best")
+    random_best = lesson.probe("random_best.tolist()")
+    assert sum(r < grid_best for r in random_best) >= 0.75 * len(random_best)
+    assert sorted(random_best)[len(random_best) // 2] < grid_best
+
+
+def test_the_learning_rate_matters_more_than_the_weight_decay(lesson):
+    # over the dense map: the spread along the learning rate dwarfs the one along weight decay
+    along_lr, along_wd = lesson.probe(
+        "[dense_losses.clamp(max=3)[:, 0].std().item(), "
+        "dense_losses.clamp(max=3)[dense_losses[:, 0].argmin(), :6].std().item()]")
+    assert along_lr > 10 * along_wd
