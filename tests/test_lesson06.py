@@ -51,6 +51,9 @@ def test_full_gradient_cost_grows_with_n_and_small_batches_pay_overhead(lesson):
         assert secs[i60k] > 5 * secs[i3k]
         # per example, a batch of 10 costs several times more than a batch of 10,000
         assert secs[0] / sizes[0] > 3 * secs[i10k] / sizes[i10k]
+        # and from about a hundred examples on, it has (nearly) stopped falling
+        i100 = sizes.index(100)
+        assert secs[i100] / sizes[i100] < 4 * secs[i60k] / sizes[i60k]
 
 
 def test_shuffling_matters(lesson):
