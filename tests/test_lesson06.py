@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
-import nbformat
 import pytest
 
 from tests.conftest import needs_mnist
@@ -13,32 +10,9 @@ pytestmark = [needs_mnist, pytest.mark.slow]
 LESSON = "06_minibatches"
 
 
-class _Probe:
-    """run.probe(expr), robust to nbclient 0.11 (which writes the probe cell back into nb.cells)."""
-
-    def __init__(self, run):
-        self.run = run
-
-    def probe(self, expression: str):
-        cell = nbformat.v4.new_code_cell(
-            f"import json as __j\nprint('__PROBE__' + __j.dumps({expression}))")
-        cells = self.run.nb.cells
-        cells.append(cell)
-        try:
-            self.run._client.execute_cell(cell, len(cells) - 1, store_history=False)
-        finally:
-            cells.pop()
-        for out in cell.outputs:
-            if out.output_type == "error":
-                raise RuntimeError(f"probe {expression!r} failed: {out.ename}: {out.evalue}")
-            if out.output_type == "stream" and "__PROBE__" in out.text:
-                return json.loads(out.text.split("__PROBE__", 1)[1])
-        raise RuntimeError(f"probe {expression!r} printed nothing")
-
-
 @pytest.fixture
 def lesson(solution_run):
-    return _Probe(solution_run(LESSON))
+    return solution_run(LESSON)
 
 
 def test_full_gradient_cost_grows_with_n_and_small_batches_pay_overhead(lesson):
