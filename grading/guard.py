@@ -77,6 +77,8 @@ class RestoreTests(Preprocessor):
     there, so every check runs after the code it checks, as written.
     """
 
+    enabled = True  # nbconvert skips preprocessors that are not enabled
+
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
         path = Path.cwd() / "source" / info.get("assignment", "") / f"{info.get('notebook', '')}.ipynb"

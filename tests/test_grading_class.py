@@ -127,7 +127,7 @@ def test_a_hostile_class_is_graded_right(tmp_path):
 
     course = tmp_path / "course"
     grade = [sys.executable, str(ROOT / "grading" / "grade.py"), "--course", str(course)]
-    env_timeout = {"COURSE_GRADER_TIMEOUT": "60"}
+    env_timeout = {"COURSE_GRADER_TIMEOUT": "120"}
     import os
 
     env = {**os.environ, **env_timeout}
