@@ -695,6 +695,82 @@ def check_gradient_step(
 __all__ += ["check_gradient_step"]
 
 
+def check_momentum_step(
+    momentum_step: Callable,
+    seed: int = 0,
+    settings: Sequence[tuple[float, float]] = ((0.1, 0.9), (0.3, 0.5)),
+    steps: int = 5,
+) -> None:
+    """Check momentum_step(loss, params, last_steps, lr, beta) against torch.optim.SGD(momentum=beta).
+
+    Heavy ball: w_{t+1} = w_t - lr * grad + beta * (w_t - w_{t-1}); last_steps holds w_t - w_{t-1}
+    for each parameter (zeros at the start) and must be overwritten with w_{t+1} - w_t.
+    """
+    __tracebackhide__ = True
+    name = "momentum_step"
+    fn = _guard_no_grad(momentum_step)
+    forbid = [(torch.optim, "SGD"), (torch.optim.SGD, "step")]
+    for k, (lr, beta) in enumerate(settings):
+        state: dict[str, list[torch.Tensor]] = {}
+
+        def call(loss, params, t, lr=lr, beta=beta, state=state):
+            __tracebackhide__ = True
+            if t == 1:
+                state["steps"] = [torch.zeros_like(p) for p in params]
+            state["before"] = [s.clone() for s in state["steps"]]
+            out = _call(name, fn, loss, params, state["steps"], lr, beta, forbid=forbid)
+            if out is not None and not isinstance(out, list | tuple):
+                _fail(name, f"returned a {type(out).__name__}; it should update the parameters "
+                      "and last_steps in place and return nothing.", "`p += step` and `step.copy_(...)`.")
+
+        def after_step(params, p0, t, state=state):
+            __tracebackhide__ = True
+            taken = [p.detach() - a for p, a in zip(params, p0)]
+            if _all_close(state["steps"], taken):
+                return
+            if _all_close(state["steps"], state["before"], 0):
+                _fail(name, f"after step {t}, last_steps still holds the old step: the new step is "
+                      "never stored, so the momentum term cannot build up.",
+                      "write the step back in place: `step.copy_(new_step)` or `step.mul_(beta).add_(...)`"
+                      "; `step = ...` only rebinds a local name.")
+            _fail(name, f"after step {t}, last_steps should hold the step just taken, w_(t+1) − w_t, "
+                  f"but it holds {_fmt(state['steps'][0])} while the step was {_fmt(taken[0])}.",
+                  "store exactly the amount you added to each parameter.")
+
+        def mistakes(p0, g, stale, t, lr=lr, beta=beta, state=state):
+            v0 = state["before"]
+
+            def heavy(grads, lr_=lr, b_on_step=beta, b_on_grad=1.0):
+                return [p - lr_ * b_on_grad * d + b_on_step * v for p, d, v in zip(p0, grads, v0)]
+
+            found = [
+                (heavy(g, b_on_step=1.0, b_on_grad=beta), "β multiplies the gradient instead of the "
+                 "previous step.", "w − lr·∇J + β·(w_t − w_(t−1)): β goes on the previous step."),
+                (heavy(g, b_on_step=-beta), "it subtracts the previous step; momentum keeps moving the "
+                 "way it went: + β·(w_t − w_(t−1)).", "the sign of the momentum term."),
+                (heavy(g, lr_=-lr), "the parameters moved uphill (+lr·grad).",
+                 "the sign of the gradient term: − lr·∇J."),
+                (heavy([d + s for d, s in zip(g, stale)]), "it used stale gradients: backward() adds "
+                 "to .grad, so the previous step's gradient was still in it.",
+                 "clear the gradients (p.grad = None) before loss.backward()."),
+                (heavy(g, b_on_step=1.0), "it adds the whole previous step, without the factor β.",
+                 "multiply the previous step by beta."),
+                (heavy(g, b_on_step=0.0), "no momentum term: this is a plain gradient step.",
+                 "add β·(w_t − w_(t−1)), the step stored in last_steps."),
+            ]
+            return found
+
+        _check_optimizer_step(
+            name, call, lambda ps, lr=lr, beta=beta: torch.optim.SGD(ps, lr=lr, momentum=beta),
+            mistakes, seed=seed * 10 + k, steps=steps, after_step=after_step,
+        )
+    _pass(name, f"matches torch.optim.SGD(momentum=β) for {steps} steps at (lr, β) = "
+          f"{', '.join(map(str, settings))} on two models, and stores each step in last_steps.")
+
+
+__all__ += ["check_momentum_step"]
+
+
 # --------------------------------------------------------------------------- #
 # Lessons 05-08: minibatches, adaptive methods, tuning
 # --------------------------------------------------------------------------- #
