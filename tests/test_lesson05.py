@@ -30,6 +30,7 @@ def test_gradient_descent_on_the_quartic_ends_in_both_minima(lesson):
 def test_the_line_between_two_trained_mlps_climbs_above_the_chord(lesson):
     assert lesson.probe("loss_A") < 0.3 and lesson.probe("loss_B") < 0.3
     assert lesson.probe("float(barrier)") > 0.2
+    assert lesson.probe("float(softmax_gap)") <= 1e-6  # convex: never above the chord
 
 
 def test_the_2d_slice_is_lowest_at_the_trained_point(lesson):

@@ -23,6 +23,10 @@ def test_learning_rate_sweep_is_u_shaped(lesson):
     assert losses[0] > 5 * best and losses[-1] > 5 * best
     assert all(a >= b for a, b in zip(losses[:i], losses[1 : i + 1]))  # falls to the minimum
     assert all(a <= b for a, b in zip(losses[i:], losses[i + 1 :]))  # and rises after it
+    lrs = lesson.probe("sweep_lrs")
+    good = [lr for lr, loss in zip(lrs, losses, strict=True) if loss <= 2 * best]
+    assert 3 < max(good) / min(good) < 30  # about one order of magnitude
+    assert max(good) == lrs[i] and losses[i + 1] > 5 * best  # the cliff is on the large side
 
 
 def test_signs_of_too_fast_and_too_slow(lesson):
