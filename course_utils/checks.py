@@ -586,8 +586,9 @@ def _grads_at(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[
     return [p.grad.detach().clone() for p in twin.parameters()]
 
 
-def _all_close(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor], tol: float = 1e-7) -> bool:
-    return all(_close(x, z, tol) for x, z in zip(a, b))
+def _all_close(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor], tol: float = 1e-5) -> bool:
+    """Every pair of tensors close (see _close); the sequences must have the same length."""
+    return all(_close(x, z, tol) for x, z in zip(a, b, strict=True))
 
 
 def _check_optimizer_step(
@@ -944,10 +945,6 @@ def _opt_run(cls, grads_per_step, shapes, **kwargs):
                  for k in opt.state[params[0]] if torch.is_tensor(opt.state[params[0]][k])}
         out.append(([p.detach().clone() for p in params], state))
     return out
-
-
-def _all_close(xs, ys, tol=1e-5) -> bool:
-    return all(_close(x, y, tol) for x, y in zip(xs, ys, strict=True))
 
 
 def _step_call(name, fn, params, *args, forbid=(), **kwargs):
