@@ -21,7 +21,7 @@ def test_round_off_floor(solution_run):
     fwd_best_h, cen_best_h = run.probe("[best_forward_h, best_centered_h]")
     assert 1e-10 <= fwd_best_h <= 1e-6 and 1e-7 <= cen_best_h <= 1e-3
     fwd_min, cen_min = run.probe("[forward_error.min().item(), centered_error.min().item()]")
-    assert cen_min < fwd_min / 100  # centered differences are far more accurate at their best h
+    assert cen_min < fwd_min / 1000  # thousands of times more accurate at their best h
     # below the best h the error grows again: at h = 1e-15 it is far above the minimum
     fwd_tiny, cen_tiny = run.probe("[forward_error[0].item(), centered_error[0].item()]")
     assert fwd_tiny > 100 * fwd_min and cen_tiny > 100 * cen_min
@@ -32,7 +32,7 @@ def test_numerical_gradient_matches_autograd_and_costs_far_more(solution_run):
     assert run.probe("(numerical - autograd_grad[coords]).abs().max().item()") < 1e-7
     assert run.probe("n") == 7850
     ratio = run.probe("numerical_gradient_seconds / backward_seconds")
-    assert ratio > 100  # 2n = 15,700 evaluations against one forward + backward pass
+    assert ratio > 1000  # 2n = 15,700 evaluations against one forward + backward pass
 
 
 def test_batch_gradient_descent_finds_w_equal_2(solution_run):
