@@ -121,22 +121,16 @@ def bench_mnist() -> dict:
 # --------------------------------------------------------------------------- grading
 
 def bench_autograde(name: str, plain_seconds: float) -> dict:
-    from tools.release import make_course_dir, nbgrader_env
+    from tools.release import generate, run_nbgrader
 
-    env = nbgrader_env()
     with tempfile.TemporaryDirectory() as tmp:
-        course = make_course_dir(Path(tmp))
-        (course / "source" / name).mkdir(parents=True)
-        shutil.copy(ROOT / "solutions" / f"{name}.ipynb", course / "source" / name)
-        nbg = [sys.executable, "-m", "nbgrader"]
-        subprocess.run([*nbg, "generate_assignment", name], cwd=course, env=env, check=True,
-                       capture_output=True)
+        course = Path(tmp)
+        generate([name], course, course / "release_copies")
         sub = course / "submitted" / "student" / name
         sub.mkdir(parents=True)
         shutil.copy(ROOT / "solutions" / f"{name}.ipynb", sub)
         t0 = time.perf_counter()
-        subprocess.run([*nbg, "autograde", name, "--create"], cwd=course, env=env, check=True,
-                       capture_output=True)
+        run_nbgrader(course, "autograde", name, "--create").check_returncode()
         seconds = time.perf_counter() - t0
     return {"lesson": name, "autograde_s": seconds, "plain_s": plain_seconds,
             "ratio": seconds / plain_seconds}

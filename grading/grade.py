@@ -27,14 +27,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.release import GRADING, generate, lessons, make_course_dir, nbgrader_env  # noqa: E402
+from tools.release import GRADING, generate, lessons, make_course_dir, run_nbgrader  # noqa: E402
 
 PROBLEMS = "problems.json"  # per course dir: what went wrong with which submission
-
-
-def _nbgrader(course: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=course,
-                          env=nbgrader_env(), capture_output=True, text=True, timeout=timeout)
 
 
 def gradebook_url(course: Path) -> str:
@@ -112,7 +107,7 @@ def autograde(course: Path, name: str, workers: int) -> int:
     _score_zero(course, name, broken)
     def grade_one(student: str) -> tuple[str, subprocess.CompletedProcess, float]:
         t0 = time.perf_counter()
-        proc = _nbgrader(course, "autograde", name, f"--student={student}", "--create", "--force")
+        proc = run_nbgrader(course, "autograde", name, f"--student={student}", "--create", "--force")
         return student, proc, time.perf_counter() - t0
 
     problems = _problems(course)
@@ -157,13 +152,13 @@ def _score_zero(course: Path, name: str, students: list[str]) -> None:
 
 
 def feedback(course: Path, name: str) -> int:
-    proc = _nbgrader(course, "generate_feedback", name, "--force")
+    proc = run_nbgrader(course, "generate_feedback", name, "--force")
     print(proc.stdout + proc.stderr)
     return proc.returncode
 
 
 def export(course: Path, to: Path) -> int:
-    proc = _nbgrader(course, "export", f"--to={to.resolve()}")
+    proc = run_nbgrader(course, "export", f"--to={to.resolve()}")
     if proc.returncode == 0:
         print(f"grades written to {to}")
     else:

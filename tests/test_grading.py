@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, lesson_names, needs_mnist
-from tools.release import make_course_dir, nbgrader_env
+from tools.release import make_course_dir, run_nbgrader
 
 LESSONS = lesson_names()
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=nbgrader_env(),
-                          capture_output=True, text=True, timeout=1800)
+    return run_nbgrader(course, *args, timeout=1800)
 
 
 @needs_mnist

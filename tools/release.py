@@ -110,25 +110,27 @@ def make_course_dir(course_dir: Path) -> Path:
     return course_dir
 
 
-def nbgrader_env() -> dict:
-    """nbgrader runs `alembic` as a subprocess: this Python's bin folder must be on PATH."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+def run_nbgrader(course_dir: Path, *args: str, timeout: float | None = None,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
+    """`nbgrader ARGS` in course_dir with this Python, its output captured.
+
+    nbgrader runs `alembic` as a subprocess: this Python's bin folder goes on PATH.
+    """
+    env = {**os.environ, **(env or {})}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"],
+                          cwd=course_dir, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def generate(names: list[str], course_dir: Path, out_dir: Path) -> None:
     """Run nbgrader generate_assignment for each lesson in course_dir; copy releases to out_dir."""
     make_course_dir(course_dir)
-    env = nbgrader_env()
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
         src = course_dir / "source" / name
         src.mkdir(parents=True, exist_ok=True)
         shutil.copy(SOLUTIONS / f"{name}.ipynb", src / f"{name}.ipynb")
-        proc = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force",
-             "--log-level=WARN"],
-            cwd=course_dir, env=env, capture_output=True, text=True,
-        )
+        proc = run_nbgrader(course_dir, "generate_assignment", name, "--force")
         if proc.returncode != 0:
             sys.exit(f"nbgrader generate_assignment {name} failed:\n{proc.stdout}\n{proc.stderr}")
         shutil.copy(course_dir / "release" / name / f"{name}.ipynb", out_dir / f"{name}.ipynb")
