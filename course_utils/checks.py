@@ -14,6 +14,7 @@ A checker holds no solution: it calls torch, or tests properties.
 from __future__ import annotations
 
 import contextlib
+import os
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 
@@ -73,9 +74,67 @@ def _forbid(targets: Iterable[tuple[object, str]]):
             setattr(owner, attr, original)
 
 
+def _trusted_dirs() -> tuple[str, ...]:
+    import site
+    import sysconfig
+
+    dirs = {os.path.dirname(os.path.abspath(__file__)), os.path.dirname(torch.__file__),
+            sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+            sysconfig.get_paths()["platlib"], *site.getsitepackages()}
+    return tuple(os.path.realpath(d) + os.sep for d in dirs)
+
+
+_TRUSTED = _trusted_dirs()
+_TRUSTED_CODE: set = set()  # code objects already found in a trusted file
+
+
+def _replaced(value) -> bool:
+    """True if `value` is a function or object the notebook itself defined (not torch's, not Python's)."""
+    func = getattr(value, "__func__", value)
+    code = getattr(func, "__code__", None)
+    if code is not None:
+        if code in _TRUSTED_CODE:
+            return False
+        where = code.co_filename  # Python's frozen modules (importlib) have no file on disk
+        if where.startswith("<frozen ") or os.path.realpath(where).startswith(_TRUSTED):
+            _TRUSTED_CODE.add(code)
+            return False
+        return True
+    return type(value).__module__ == "__main__" or getattr(value, "__module__", None) == "__main__"
+
+
+def _untampered(name: str) -> None:
+    """Refuse to grade when notebook code has replaced a function the checks rely on.
+
+    `torch.allclose = lambda *a, **k: True` would make every comparison pass; this
+    names the replaced function instead, so a student who did it by accident learns why.
+    """
+    __tracebackhide__ = True
+    import builtins
+    import importlib
+    import sys
+
+    spaces = {"torch": torch, "torch.nn.functional": F, "torch.Tensor": torch.Tensor,
+              "builtins": builtins, "importlib": importlib}
+    for label, space in spaces.items():
+        for attr, value in list(vars(space).items()):
+            if callable(value) and _replaced(value):
+                _fail(name, f"`{label}.{attr}` was replaced by code in this notebook, so no check "
+                      "can trust it.", f"remove the line that assigns to `{label}.{attr}`, "
+                      "restart the kernel (Kernel → Restart) and run the notebook again.")
+    for mod_name in ("torch", "torch.nn.functional", "course_utils", "course_utils.checks"):
+        mod = sys.modules.get(mod_name)
+        path = getattr(mod, "__file__", None)
+        if mod is not None and not (path and os.path.realpath(path).startswith(_TRUSTED)):
+            _fail(name, f"the module `{mod_name}` was replaced by code in this notebook.",
+                  "remove the line that assigns to it or to sys.modules, restart the kernel and "
+                  "run the notebook again.")
+
+
 def _call(name: str, fn: Callable, *args, forbid=(), purpose: str = "", **kwargs):
     """Run the student's function and turn every way it can break into a diagnosis."""
     __tracebackhide__ = True
+    _untampered(name)
     if not callable(fn):
         _fail(name, f"expected a function, got {type(fn).__name__}.", f"pass `{name}` itself.")
     try:
