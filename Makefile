@@ -10,7 +10,7 @@ SHARED_MNIST := ../shared/data/MNIST/raw
 # nbgrader starts `alembic` as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install lab test test-fast notebooks lint bench data clean
+.PHONY: install lab test test-fast notebooks lint bench data mnist-cache clean html
 
 install: $(STAMP)
 
@@ -24,14 +24,20 @@ $(STAMP): pyproject.toml
 data:
 	@if [ -d $(SHARED_MNIST) ]; then mkdir -p data/MNIST/raw && cp -n $(SHARED_MNIST)/*.gz data/MNIST/raw/; fi
 
+# Unpack and cache MNIST once, before parallel test workers would race to do it.
+mnist-cache: $(STAMP) data
+	@$(BIN)/python -c "from course_utils.data import load_mnist; load_mnist('train'); load_mnist('test')" \
+	  || echo "MNIST is not prepared: the tests that need it are skipped (see data/README.md)"
+
 lab: $(STAMP) data
 	$(BIN)/jupyter lab notebooks/
 
-test: $(STAMP) data
-	$(BIN)/python -m pytest
+# Two pytest workers (the notebooks' kernels run one thread each); a test file stays on one worker.
+test: $(STAMP) data mnist-cache
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-test-fast: $(STAMP) data
-	$(BIN)/python -m pytest -m "not slow"
+test-fast: $(STAMP) data mnist-cache
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
 
 # Regenerate the student copies in notebooks/ from solutions/ (nbgrader generate_assignment).
 notebooks: $(STAMP)
@@ -39,7 +45,12 @@ notebooks: $(STAMP)
 
 # Figures: lesson times, step throughput, autograde overhead, MNIST load (benchmarks/README.md).
 bench: $(STAMP) data
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --workers
+
+# Executed HTML copies of the lessons, to read without a kernel: build/html/index.html
+# (`make html LESSONS=03_gradient_descent` builds one).
+html: $(STAMP) data
+	$(BIN)/python tools/build_html.py $(LESSONS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tools tests

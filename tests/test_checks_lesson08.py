@@ -32,20 +32,21 @@ def test_counted_data_counts_and_stops():
     assert data.used == 3
 
 
+CHALLENGE_WRONG = {
+    "over budget": (lambda d, g: _sgd_run(d, g, steps=d.budget // 100 + 1), "more than its budget"),
+    "plain SGD at a small learning rate": (
+        lambda d, g: _sgd_run(d, g, lr=0.01, optimizer="sgd", steps=50), "below the 95%"),
+    "returns nothing": (lambda d, g: None, "return the trained model"),
+    "wrong output": (lambda d, g: (lambda x: x[:, :3]), "expected (10000, 10)"),
+}
+
+
 @needs_mnist
 @pytest.mark.slow
 def test_challenge_solution_passes_and_mistakes_are_named(capsys):
     checks.check_challenge(_sgd_run)
     assert "✅" in capsys.readouterr().out
-    cases = {
-        "over budget": (lambda d, g: _sgd_run(d, g, steps=d.budget // 100 + 1),
-                        "more than its budget"),
-        "plain SGD at a small learning rate": (
-            lambda d, g: _sgd_run(d, g, lr=0.01, optimizer="sgd", steps=50), "below the 95%"),
-        "returns nothing": (lambda d, g: None, "return the trained model"),
-        "wrong output": (lambda d, g: (lambda x: x[:, :3]), "expected (10000, 10)"),
-    }
-    for fn, words in cases.values():
+    for fn, words in CHALLENGE_WRONG.values():
         with pytest.raises(AssertionError) as err:
             checks.check_challenge(fn)
         assert words in str(err.value)
