@@ -151,10 +151,14 @@ def _score_zero(course: Path, name: str, students: list[str]) -> None:
             print(f"  {student}: not a readable notebook, scored 0")
 
 
-def feedback(course: Path, name: str) -> int:
-    proc = run_nbgrader(course, "generate_feedback", name, "--force")
-    print(proc.stdout + proc.stderr)
-    return proc.returncode
+def feedback(course: Path, name: str, workers: int) -> int:
+    """One HTML page per student: points, the checks' diagnoses, no hidden test (grading/feedback.py).
+
+    Not nbgrader's generate_feedback: its pages show the hidden tests' source.
+    """
+    from grading.feedback import write_pages
+
+    return write_pages(course, name, gradebook_url(course), _problems(course), workers)
 
 
 def export(course: Path, to: Path) -> int:
@@ -180,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p = sub.add_parser("feedback", help="HTML feedback per student")
     p.add_argument("lesson")
+    p.add_argument("--workers", type=int, default=2)
     p = sub.add_parser("export", help="grades as CSV")
     p.add_argument("--to", type=Path, default=Path("grades.csv"))
     args = ap.parse_args(argv)
@@ -191,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.step == "autograde":
         return autograde(course, args.lesson, args.workers)
     elif args.step == "feedback":
-        return feedback(course, args.lesson)
+        return feedback(course, args.lesson, args.workers)
     elif args.step == "export":
         return export(course, args.to)
     return 0

@@ -1,0 +1,270 @@
+"""Feedback pages (grading/feedback.py): the checkers' diagnoses and the gradebook's points, no hidden test.
+
+The slow test grades a lesson-01 class (correct, blank, every known-wrong
+softmax and cross_entropy from test_checks_lesson01, a timeout, a kernel death,
+an unreadable file) with grading/grade.py and reads every page it hands back.
+The fast ones feed the page builder a hand-made autograded notebook.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import inspect
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grading import feedback
+from tests import test_checks_lesson01 as lesson01
+from tests.conftest import ROOT, needs_mnist
+from tests.test_grading_class import CE, LESSON, add_cell, submission
+
+SCREENSHOT = ROOT / "build" / "screenshots" / "feedback_example.png"
+HELPERS = "".join(inspect.getsource(f) + "\n" for f in (lesson01.softmax_ok, lesson01.ce_ok,
+                                                         lesson01._per_example))
+
+
+def wrong_versions(table: str, exercise: str) -> list[tuple[str, str, str | None]]:
+    """(mistake, cell code defining `exercise`, words its diagnosis must hold) of SOFTMAX_WRONG/CE_WRONG."""
+    source = inspect.getsource(lesson01)
+    node = next(n for n in ast.parse(source).body
+                if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == table)
+    versions = []
+    for key, value in zip(node.value.keys, node.value.values):
+        fn = value.elts[0]
+        if isinstance(fn, ast.Lambda):
+            code = f"{exercise} = ({ast.get_source_segment(source, fn)})\n"  # () for lambdas over 2 lines
+        else:  # a module-level def, renamed
+            code = re.sub(rf"^def {fn.id}\(", f"def {exercise}(", inspect.getsource(getattr(lesson01, fn.id)))
+        versions.append((key.value, HELPERS + code, getattr(lesson01, table)[key.value][1]))
+    return versions
+
+
+def hidden_test_lines() -> set[str]:
+    """Independently of the code under test: the non-trivial lines of the source's hidden-test blocks."""
+    nb = nbformat.read(ROOT / "solutions" / f"{LESSON}.ipynb", as_version=4)
+    lines = set()
+    for cell in nb.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "### BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "### END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) > 3:
+                lines.add(line.strip())
+    return lines
+
+
+def text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
+
+
+def sections(page: str) -> dict[str, str]:
+    """grade_id -> the HTML of its check's section."""
+    return dict(re.findall(r'<section class="check[^"]*" id="([^"]+)">(.*?)</section>', page, re.S))
+
+
+def points(fragment: str) -> tuple[float, float]:
+    got, possible = re.search(r"([\d.]+) / ([\d.]+) points", text(fragment)).groups()
+    return float(got), float(possible)
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path):
+    from nbgrader.api import Gradebook
+
+    softmax_wrong = wrong_versions("SOFTMAX_WRONG", "softmax")
+    ce_wrong = wrong_versions("CE_WRONG", "cross_entropy")
+    assert len(softmax_wrong) == len(ce_wrong) == 10
+    students: dict[str, object] = {
+        "correct": submission(),
+        "blank": submission(softmax=None, ce=None),
+        # (it stops its kernel after the last check, like most wrong versions below, to save time)
+        "timeout": submission(ce="while True:\n    pass\n" + CE, edit=add_cell("import os\nos._exit(0)")),
+        "kernel_died": submission(ce="import os\nos._exit(1)\n" + CE),
+        "not_a_notebook": b'{"cells": [ this is not json',
+    }
+    words = {}  # student -> {grade_id: (mistake, words)}
+    for i, ((sm_name, sm_code, sm_words), (ce_name, ce_code, ce_words)) in enumerate(
+            zip(softmax_wrong, ce_wrong)):
+        # One submission per pair halves the autograde time; all but the first also stop their kernel
+        # right after the last check, which skips the rest of the lesson and costs no points.
+        student = f"wrong{i:02d}"
+        stop = add_cell("import os\nos._exit(0)") if i else None
+        students[student] = submission(softmax=sm_code, ce=ce_code, edit=stop)
+        words[student] = {"softmax_check": (sm_name, sm_words), "cross_entropy_check": (ce_name, ce_words)}
+    inbox = tmp_path / "inbox"
+    for student, nb in students.items():
+        (inbox / student).mkdir(parents=True)
+        path = inbox / student / f"{LESSON}.ipynb"
+        if isinstance(nb, bytes):
+            path.write_bytes(nb)
+        else:
+            nbformat.write(nb, path)
+
+    course = tmp_path / "course"
+    grade = [sys.executable, str(ROOT / "grading" / "grade.py"), "--course", str(course)]
+    # Per cell: far above any cell before the checks even on a loaded 2-core machine (a cut setup cell
+    # would turn a diagnosis into a NameError), so only the endless loop is cut.
+    env = {**os.environ, "COURSE_GRADER_TIMEOUT": "60"}
+    t0 = time.perf_counter()
+    for step in (["release", LESSON], ["collect", str(inbox)], ["autograde", LESSON, "--workers", "2"],
+                 ["feedback", LESSON, "--workers", "2"]):
+        proc = subprocess.run([*grade, *step], env=env, capture_output=True, text=True, timeout=1800)
+        assert proc.returncode == 0, f"{step}: {proc.stdout}\n{proc.stderr}"
+    print(f"graded and wrote feedback for {len(students)} students in {time.perf_counter() - t0:.0f} s")
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        book = {s: {g.name: (g.score, g.max_score) for nb in gb.find_submission(LESSON, s).notebooks
+                    for g in nb.grades} for s in students}
+    totals = {s: sum(score for score, _ in grades.values()) for s, grades in book.items()}
+    assert {s: totals[s] for s in ("correct", "blank", "timeout", "kernel_died", "not_a_notebook")} == {
+        "correct": 5, "blank": 0, "timeout": 2, "kernel_died": 2, "not_a_notebook": 0}
+
+    pages = {s: (course / "feedback" / s / LESSON / f"{LESSON}.html").read_text() for s in students}
+    for student, page in pages.items():
+        checks = sections(page)
+        assert set(checks) == set(book[student]) == {"softmax_check", "cross_entropy_check"}, student
+        for grade_id, fragment in checks.items():
+            assert points(fragment) == book[student][grade_id], (student, grade_id)
+        summary = page.split('<section class="check', 1)[0]
+        assert points(summary) == (totals[student], 5), student
+        assert "Traceback" not in page and "check_softmax(" not in page  # neither traceback nor source
+
+    for student, expected in words.items():
+        checks = sections(pages[student])
+        for grade_id, (mistake, said) in expected.items():
+            assert "❌" in checks[grade_id] and "Not right yet" in text(checks[grade_id]), (student, mistake)
+            if said:
+                assert said in text(checks[grade_id]), (student, mistake, said, text(checks[grade_id]))
+    assert all(text(f).count("Passed.") == 1 for f in sections(pages["correct"]).values())
+    assert all("not attempted yet" in text(f).lower() for f in sections(pages["blank"]).values())
+    timeout, died = text(pages["timeout"]), text(pages["kernel_died"])
+    assert re.search(r"cell `cross_entropy`[^.]*ran longer than the time limit[^⚠]*This cost 3 points",
+                     timeout)
+    assert re.search(r"kernel died while running your exercise cell `cross_entropy`[^⚠]*This cost 3 points",
+                     died)
+    assert "Not run" in text(sections(pages["kernel_died"])["cross_entropy_check"])
+    assert "not a readable notebook" in text(pages["not_a_notebook"])
+    for student in list(words)[1:]:
+        assert re.search(r"kernel died while running the code cell that starts with `import os`[^⚠]*"
+                         r"It cost no points", text(pages[student])), student
+
+    # Nothing handed back holds a line of a hidden test; the instructor's autograded copy does.
+    hidden = hidden_test_lines()
+    assert len(hidden) >= 3  # the two checks' hidden calls and their shared import line
+    handed_back = [p for p in (course / "feedback").rglob("*") if p.is_file()]
+    assert len(handed_back) == len(students)
+    for path in handed_back:
+        content = path.read_text(errors="replace")
+        found = [h for h in hidden if h in content or h in html.unescape(content)]
+        assert not found, (path, found)
+    autograded = nbformat.read(course / "autograded" / "correct" / LESSON / f"{LESSON}.ipynb", as_version=4)
+    assert all(line in "\n".join(c.source for c in autograded.cells) for line in hidden)
+
+    from tests.browser import chromium_page
+
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    with chromium_page(width=1000, height=700) as page:
+        page.goto((course / "feedback" / "wrong00" / LESSON / f"{LESSON}.html").as_uri())
+        assert "0 / 5 points" in page.inner_text(".summary")
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+# --------------------------------------------------------------------------- #
+# The page builder on hand-made notebooks (fast)
+# --------------------------------------------------------------------------- #
+
+SECRET = "assert exercise(7) == 49  # secret seed 4321"
+
+
+def _cell(kind: str, source: str, cell_id: str, **nbgrader) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source)
+    cell["id"] = cell_id
+    if nbgrader:
+        cell.metadata["nbgrader"] = {"grade_id": cell_id, "schema_version": 3, "locked": False,
+                                     "solution": False, "grade": False, **nbgrader}
+    return cell
+
+
+def _error(ename: str, evalue: str, traceback: list[str] | None = None) -> dict:
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=traceback or [])
+
+
+def _tiny_course(tmp_path: Path) -> Path:
+    """A two-exercise lesson: source (with a hidden test), release, and one autograded notebook."""
+    cells = [
+        _cell("md", "# Tiny lesson", "title"),
+        _cell("md", "## Squares", "h1"),
+        _cell("code", "def exercise(x):\n    return x * x", "exercise", solution=True),
+        _cell("code", f"check(exercise)\n### BEGIN HIDDEN TESTS\n{SECRET}\n### END HIDDEN TESTS",
+              "exercise_check", grade=True, locked=True, points=2),
+        _cell("md", "## Cubes", "h2"),
+        _cell("code", "def cube(x):\n    return x ** 3", "cube", solution=True),
+        _cell("code", "check(cube)", "cube_check", grade=True, locked=True, points=3),
+    ]
+    course = tmp_path / "course"
+    for folder in ("source", "release"):
+        (course / folder / "tiny").mkdir(parents=True)
+        nb = nbformat.v4.new_notebook(cells=cells)
+        if folder == "release":
+            nb = nbformat.from_dict(nb)
+            nb.cells[3].source = "check(exercise)"
+        nbformat.write(nb, course / folder / "tiny" / "tiny.ipynb")
+    return course
+
+
+def _autograded(course: Path, student: str, outputs: dict[str, list]) -> None:
+    nb = nbformat.read(course / "source" / "tiny" / "tiny.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = outputs.get(cell.id, [])
+    (course / "autograded" / student / "tiny").mkdir(parents=True)
+    nbformat.write(nb, course / "autograded" / student / "tiny" / "tiny.ipynb")
+
+
+def test_an_unstoppable_cell_is_named_with_its_cost_and_secrets_are_dropped(tmp_path):
+    course = _tiny_course(tmp_path)
+    _autograded(course, "ann", {
+        "exercise_check": [
+            nbformat.v4.new_output("stream", name="stdout", text=f"❌ exercise: off by one\n{SECRET}\n"),
+            _error("AssertionError", f"exercise: off by one\n{SECRET}", ["Traceback: " + SECRET]),
+        ],
+        "cube": [_error("CellTimeout", "This cell ran longer than 20 s and did not stop when interrupted")],
+        "cube_check": [_error("NotRun", "This cell was not run: cell 5 (cube) timed out.")],
+    })
+    scores = {"exercise_check": (0.0, 2.0), "cube_check": (0.0, 3.0)}
+    r = feedback.report(course, "tiny", "ann", scores, None)
+    page = feedback.render(r)
+    assert SECRET not in page and html.escape(SECRET) not in page and "Traceback" not in page
+    assert "off by one" in page
+    assert [c.status for c in r.checks] == ["failed", "not run"]
+    (kind, said), = r.alerts
+    assert kind == "alert"
+    assert "Your exercise cell `cube` in section “Cubes” ran longer than 20 s" in said
+    assert "This cost 3 points: `cube_check` 0/3" in said
+
+
+def test_a_page_that_would_leak_is_not_written(tmp_path, monkeypatch):
+    course = _tiny_course(tmp_path)
+    _autograded(course, "bob", {})
+    (course / "feedback" / "bob" / "tiny").mkdir(parents=True)
+    (course / "feedback" / "bob" / "tiny" / "tiny.html").write_text(f"nbgrader's old page: {SECRET}")
+    monkeypatch.setattr(feedback, "scrub", lambda text, hidden: text)  # the first guard fails
+    monkeypatch.setattr(feedback, "_printed", lambda cell: SECRET)
+    error = feedback._write_page((course, "tiny", "bob", {}, None))[4]
+    assert "hidden-test" in error
+    assert not (course / "feedback" / "bob").joinpath("tiny").exists()  # nbgrader's old page is gone too
+    monkeypatch.undo()
+    assert feedback._write_page((course, "tiny", "bob", {}, None))[4] is None
+    assert SECRET not in (course / "feedback" / "bob" / "tiny" / "tiny.html").read_text()
