@@ -122,7 +122,7 @@ def solution_code(lesson: str) -> dict[str, str]:
     """Exercise cell id -> the solution's code (markers removed): a right answer."""
     nb = nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4)
     return {
-        c.id: re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", c.source, flags=re.M)
+        c.id: re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", "", c.source, flags=re.M)
         for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")
     }
 
@@ -150,3 +150,18 @@ def submission(lesson: str, code: dict[str, str]) -> nbformat.NotebookNode:
         if cell.get("id") in code:
             cell.source = code[cell.id]
     return nb
+
+
+def hidden_test_lines(lesson: str) -> set[str]:
+    """The non-trivial stripped lines of the solution's hidden-test blocks (read without grading/)."""
+    nb = nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4)
+    lines, inside = set(), False
+    for cell in nb.cells:
+        for line in cell.source.splitlines():
+            if "### BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "### END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) > 3:
+                lines.add(line.strip())
+    return lines

@@ -4,8 +4,10 @@ Per lesson: the right answer (full marks), the blank copy (0), every known-wrong
 version of every exercise from the catalogue (tests/catalogue.py; exercises of
 one lesson are paired so that one submission carries one mistake per exercise),
 a notebook that replaces torch.allclose, and one that fakes the checker. Each
-score must be exactly what the mistakes cost, each failed check must show its
-diagnosis, and no submission may change.
+score must be exactly what the mistakes cost; each failed check must show its
+diagnosis in the autograded notebook and on the student's feedback page, whose
+points match the gradebook and which holds no line of a hidden test; no
+submission may change.
 (Process-level attacks, os._exit, endless loops, memory bombs, deleted test
 cells, ..., are graded in test_grading_class.py.)
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import os
 import re
 import subprocess
@@ -26,6 +29,7 @@ import pytest
 from tests import catalogue
 from tests.conftest import ROOT, needs_mnist
 from tests.postgres import postgres_server
+from tests.test_feedback import points, sections, text
 
 pytestmark = [needs_mnist, pytest.mark.slow]
 LESSONS = list(catalogue.SOURCES)
@@ -137,19 +141,30 @@ def test_lesson_class_is_graded_right(lesson, course, tmp_path):
     grade(course, env, "collect", str(inbox), "--lesson", lesson)
     proc = grade(course, env, "autograde", lesson, "--workers", str(WORKERS))
     print(proc.stdout.strip().splitlines()[-1])  # the timing line, for the log
+    grade(course, env, "feedback", lesson, "--workers", str(WORKERS))
     grade(course, env, "export", "--to", str(tmp_path / "grades.csv"))
 
     with Gradebook(env["COURSE_GRADEBOOK_URL"]) as gb:
         subs = {c.student: gb.find_submission(lesson, c.student) for c in cases}
         scores = {s: sub.score for s, sub in subs.items()}
         manual = [s for s, sub in subs.items() if sub.needs_manual_grade]
+        book = {s: {g.name: (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades}
+                for s, sub in subs.items()}
     assert scores == {c.student: c.score for c in cases}
     assert manual == []
+    hidden = catalogue.hidden_test_lines(lesson)
     for case in cases:
+        page = (course / "feedback" / case.student / lesson / f"{lesson}.html").read_text()
+        checks = sections(page)
+        assert {g: points(f) for g, f in checks.items()} == book[case.student], case.student
         for test_cell, words in case.words.items():
             out = _test_output(course, case.student, lesson, test_cell)
+            said = text(checks[test_cell])
             for w in words:
                 assert "❌" in out and w in out, (case.student, test_cell, w, out[-600:])
+                assert "❌" in said and w in said, (case.student, test_cell, w, said[-600:])
+        leaked = [h for h in hidden if h in page or h in html.unescape(page)]
+        assert not leaked, (case.student, leaked)
     assert {p: _sha(p) for p in inbox.rglob("*.ipynb")} == before  # no submission changed
     with open(tmp_path / "grades.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["assignment"] == lesson]

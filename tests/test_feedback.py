@@ -1,16 +1,15 @@
 """Feedback pages (grading/feedback.py): the checkers' diagnoses and the gradebook's points, no hidden test.
 
-The slow test grades a lesson-01 class (correct, blank, every known-wrong
-softmax and cross_entropy from test_checks_lesson01, a timeout, a kernel death,
-an unreadable file) with grading/grade.py and reads every page it hands back.
+The slow test grades a lesson-01 class (correct, blank, a known-wrong pair, a
+timeout, a kernel death, an unreadable file) with grading/grade.py and reads
+every page it hands back. test_class_grading.py checks the pages of every
+known-wrong version of every lesson.
 The fast ones feed the page builder a hand-made autograded notebook.
 """
 
 from __future__ import annotations
 
-import ast
 import html
-import inspect
 import os
 import re
 import subprocess
@@ -22,47 +21,11 @@ import nbformat
 import pytest
 
 from grading import feedback
-from tests import test_checks_lesson01 as lesson01
+from tests import catalogue
 from tests.conftest import ROOT, needs_mnist
 from tests.test_grading_class import CE, LESSON, add_cell, submission
 
 SCREENSHOT = ROOT / "build" / "screenshots" / "feedback_example.png"
-HELPERS = "".join(inspect.getsource(f) + "\n" for f in (lesson01.softmax_ok, lesson01.ce_ok,
-                                                         lesson01._per_example))
-
-
-def wrong_versions(table: str, exercise: str) -> list[tuple[str, str, str | None]]:
-    """(mistake, cell code defining `exercise`, words its diagnosis must hold) of SOFTMAX_WRONG/CE_WRONG."""
-    source = inspect.getsource(lesson01)
-    node = next(n for n in ast.parse(source).body
-                if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == table)
-    versions = []
-    for key, value in zip(node.value.keys, node.value.values):
-        fn = value.elts[0]
-        if isinstance(fn, ast.Lambda):
-            code = f"{exercise} = ({ast.get_source_segment(source, fn)})\n"  # () for lambdas over 2 lines
-        else:  # a module-level def, renamed
-            code = re.sub(rf"^def {fn.id}\(", f"def {exercise}(", inspect.getsource(getattr(lesson01, fn.id)))
-        versions.append((key.value, HELPERS + code, getattr(lesson01, table)[key.value][1]))
-    return versions
-
-
-def hidden_test_lines() -> set[str]:
-    """Independently of the code under test: the non-trivial lines of the source's hidden-test blocks."""
-    nb = nbformat.read(ROOT / "solutions" / f"{LESSON}.ipynb", as_version=4)
-    lines = set()
-    for cell in nb.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if "### BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "### END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and len(line.strip()) > 3:
-                lines.add(line.strip())
-    return lines
-
-
 def text(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
 
@@ -82,26 +45,20 @@ def points(fragment: str) -> tuple[float, float]:
 def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path):
     from nbgrader.api import Gradebook
 
-    softmax_wrong = wrong_versions("SOFTMAX_WRONG", "softmax")
-    ce_wrong = wrong_versions("CE_WRONG", "cross_entropy")
-    assert len(softmax_wrong) == len(ce_wrong) == 10
+    # Every known-wrong version of every lesson gets its page checked in test_class_grading.py;
+    # here: one pair of them (for the screenshot), the special cases, and the page's layout.
+    first = {m.exercise: m for m in reversed(catalogue.mistakes(LESSON))}
     students: dict[str, object] = {
         "correct": submission(),
         "blank": submission(softmax=None, ce=None),
-        # (it stops its kernel after the last check, like most wrong versions below, to save time)
+        "wrong00": submission(softmax=first["softmax"].source, ce=first["cross_entropy"].source),
+        # (it stops its kernel after the last check, to save time)
         "timeout": submission(ce="while True:\n    pass\n" + CE, edit=add_cell("import os\nos._exit(0)")),
         "kernel_died": submission(ce="import os\nos._exit(1)\n" + CE),
         "not_a_notebook": b'{"cells": [ this is not json',
     }
-    words = {}  # student -> {grade_id: (mistake, words)}
-    for i, ((sm_name, sm_code, sm_words), (ce_name, ce_code, ce_words)) in enumerate(
-            zip(softmax_wrong, ce_wrong)):
-        # One submission per pair halves the autograde time; all but the first also stop their kernel
-        # right after the last check, which skips the rest of the lesson and costs no points.
-        student = f"wrong{i:02d}"
-        stop = add_cell("import os\nos._exit(0)") if i else None
-        students[student] = submission(softmax=sm_code, ce=ce_code, edit=stop)
-        words[student] = {"softmax_check": (sm_name, sm_words), "cross_entropy_check": (ce_name, ce_words)}
+    words = {"wrong00": {"softmax_check": (first["softmax"].label, first["softmax"].words),
+                         "cross_entropy_check": (first["cross_entropy"].label, first["cross_entropy"].words)}}
     inbox = tmp_path / "inbox"
     for student, nb in students.items():
         (inbox / student).mkdir(parents=True)
@@ -155,12 +112,11 @@ def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path)
                      died)
     assert "Not run" in text(sections(pages["kernel_died"])["cross_entropy_check"])
     assert "not a readable notebook" in text(pages["not_a_notebook"])
-    for student in list(words)[1:]:
-        assert re.search(r"kernel died while running the code cell that starts with `import os`[^⚠]*"
-                         r"It cost no points", text(pages[student])), student
+    assert re.search(r"kernel died while running the code cell that starts with `import os`[^⚠]*"
+                     r"It cost no points", timeout)
 
     # Nothing handed back holds a line of a hidden test; the instructor's autograded copy does.
-    hidden = hidden_test_lines()
+    hidden = catalogue.hidden_test_lines(LESSON)
     assert len(hidden) >= 3  # the two checks' hidden calls and their shared import line
     handed_back = [p for p in (course / "feedback").rglob("*") if p.is_file()]
     assert len(handed_back) == len(students)

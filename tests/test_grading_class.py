@@ -26,13 +26,14 @@ FULL = 5  # softmax 2 + cross_entropy 3
 def _solution_code(cell_id: str) -> str:
     nb = nbformat.read(ROOT / "solutions" / f"{LESSON}.ipynb", as_version=4)
     src = next(c.source for c in nb.cells if c.get("id") == cell_id)
-    return re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", src, flags=re.M)
+    return re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", "", src, flags=re.M)
 
 
 SOFTMAX = _solution_code("softmax")
 CE = _solution_code("cross_entropy")
 CE_SIGN = CE.replace("return -log_probs", "return log_probs")
-SOFTMAX_UNSTABLE = SOFTMAX.replace("z = z - z.max(dim=1, keepdim=True).values\n", "")
+SOFTMAX_UNSTABLE = SOFTMAX.replace("    z = z - z.max(dim=1, keepdim=True).values\n", "")
+assert SOFTMAX_UNSTABLE != SOFTMAX
 CE_VISIBLE_ONLY = CE.replace(
     '    """Mean over', '    if len(targets) not in (8, 1, 100, 5, 3, 6):\n'
     '        return logits.sum() * 0\n    """Mean over')
@@ -142,6 +143,11 @@ def test_a_hostile_class_is_graded_right(tmp_path):
         manual = [s for s, sub in subs.items() if sub.needs_manual_grade]
     assert scores == expected
     assert manual == []  # every score is final: nothing waits for a human
+    for student, cell_id, words in [("softmax_unstable", "softmax_check", "not numerically stable"),
+                                    ("ce_sign_flipped", "cross_entropy_check", "❌ cross_entropy")]:
+        graded = nbformat.read(course / "autograded" / student / LESSON / f"{LESSON}.ipynb", as_version=4)
+        cell = next(c for c in graded.cells if c.get("id") == cell_id)
+        assert words in "".join(o.get("text", "") for o in cell.outputs), student  # failed for that reason
     assert {p: sha(p) for p in inbox.rglob("*.ipynb")} == before  # nothing changed
     assert outside.read_text() == "must survive" and not (ROOT / "HACKED.txt").exists()
     problems = json.loads((course / "problems.json").read_text())
