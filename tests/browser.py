@@ -36,11 +36,18 @@ def ensure_chromium() -> Path:
     if CHROMIUM.exists():
         return CHROMIUM
     if shutil.which("apt-get") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        cmd = ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]
-        if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
-            subprocess.run(cmd, env=env, capture_output=True)
+        import fcntl
+
+        # One installer at a time (pytest workers); the emoji font makes ✅/❌ visible in screenshots.
+        with open("/tmp/course-apt.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not CHROMIUM.exists():
+                env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+                cmd = ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver",
+                       "fonts-noto-color-emoji"]
+                if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
+                    subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
+                    subprocess.run(cmd, env=env, capture_output=True)
     if not CHROMIUM.exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: install it (`apt-get install -y chromium`), point "
                     "COURSE_CHROMIUM at it, or set COURSE_SKIP_BROWSER=1 to skip the browser tests")

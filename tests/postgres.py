@@ -28,11 +28,16 @@ def ensure_postgres() -> Path:
     if os.environ.get("COURSE_SKIP_POSTGRES"):
         pytest.skip("COURSE_SKIP_POSTGRES is set")
     if _bindir() is None and shutil.which("apt-get") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        cmd = ["apt-get", "install", "-y", "-q", "postgresql"]
-        if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
-            subprocess.run(cmd, env=env, capture_output=True)
+        import fcntl
+
+        with open("/tmp/course-apt.lock", "w") as lock:  # one installer at a time (pytest workers)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if _bindir() is None:
+                env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+                cmd = ["apt-get", "install", "-y", "-q", "postgresql"]
+                if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
+                    subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
+                    subprocess.run(cmd, env=env, capture_output=True)
     if _bindir() is None:
         pytest.fail("PostgreSQL is not installed: `apt-get install -y postgresql`, "
                     "or set COURSE_SKIP_POSTGRES=1 to skip the PostgreSQL gradebook tests")
