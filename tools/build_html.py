@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,7 +45,9 @@ def execute(name: str, timeout: int) -> nbformat.NotebookNode:
     nb = nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(SOLUTIONS)}})
-    client.execute()
+    # One torch thread: with two, a kernel sharing the CPU with other work can run a lesson
+    # several times slower (its threads wait on each other); lessons 03-04 choose one themselves.
+    client.execute(env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     errors = [f"{c.get('id')}: {o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code"
               for o in c.outputs if o.output_type == "error"]
     if errors:
@@ -53,21 +56,26 @@ def execute(name: str, timeout: int) -> nbformat.NotebookNode:
 
 
 def _static_widget(model_id: str, states: dict) -> list[nbformat.NotebookNode]:
-    """A widget's plot(s) as drawn, preceded by the values its controls had."""
-    controls, outputs = [], []
+    """A widget's plot(s) as drawn, after the values its controls had; [] for a widget without an
+    Output area (a progress bar: nothing to read once the run is over)."""
+    controls, outputs, has_output = [], [], False
 
     def walk(mid: str) -> None:
+        nonlocal has_output
         model = states.get(mid, {})
         state = model.get("state", {})
         if model.get("model_name") == "OutputModel":
+            has_output = True
             outputs.extend(nbformat.from_dict(o) for o in state.get("outputs", []))
-        elif "value" in state and state.get("description"):
-            value = state.get("_options_labels", [])[state["value"]] if "index" in state else state["value"]
+        elif state.get("description") and ("index" in state or "value" in state):
+            value = state["_options_labels"][state["index"]] if "index" in state else state["value"]
             controls.append(f"{state['description']} = {value}")
         for child in state.get("children", []):
             walk(child.removeprefix("IPY_MODEL_"))
 
     walk(model_id)
+    if not has_output:
+        return []
     note = ("Interactive in JupyterLab or Colab; drawn here for "
             + (", ".join(html.escape(str(c)) for c in controls) or "its first setting") + ".")
     return [nbformat.v4.new_output("display_data", {"text/html": f"<p><em>{note}</em></p>",
