@@ -10,6 +10,10 @@ import pytest
 
 from tests.notebook_runner import ExecutedNotebook, execute
 
+# Kernels started by the tests (and two pytest workers) share two cores: one OpenMP thread each,
+# as torch's threads slow down many times over when they must share a core.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_RAW = ROOT.parent / "shared" / "data" / "MNIST" / "raw"
 DATA_RAW = ROOT / "data" / "MNIST" / "raw"
