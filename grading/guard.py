@@ -12,8 +12,11 @@ results.
 from __future__ import annotations
 
 from pathlib import Path
+from queue import Empty
+from time import monotonic
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient.client import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.preprocessors import Preprocessor
@@ -26,7 +29,41 @@ def _error(ename: str, evalue: str) -> NotebookNode:
                         traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
 
 
-class GuardedExecute(Execute):
+def _in_slices(get_msg, slice_s: float = 1.0):
+    """get_msg(timeout) that polls the socket at least once a second until its timeout."""
+
+    async def get_msg_in_slices(timeout: float | None = None):
+        deadline = None if timeout is None else monotonic() + timeout
+        while True:
+            wait = slice_s if deadline is None else min(slice_s, max(0.0, deadline - monotonic()))
+            try:
+                return await get_msg(timeout=wait)
+            except Empty:
+                if deadline is not None and monotonic() >= deadline:
+                    raise
+
+    return get_msg_in_slices
+
+
+class PromptReplies:
+    """Mixin for nbclient's NotebookClient: a reply that has arrived is read within a second.
+
+    With ipykernel 7, pyzmq 27 and nbclient 0.11, a cell that displays a widget now and
+    then has its execute_reply waiting on the socket unnoticed (a lost wake-up) until the
+    poll's timeout: the whole cell timeout, 180 s of nothing (nbclient issue #312). Waiting
+    in one-second slices re-checks the socket, so a missed wake-up costs at most a second.
+    """
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.shell_channel, kc.iopub_channel):
+            channel.get_msg = _in_slices(channel.get_msg)
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+
+class GuardedExecute(PromptReplies, Execute):
     """Execute every cell; a dead or unstoppable kernel costs only the cells from there on."""
 
     def preprocess(self, nb, resources=None, km=None):

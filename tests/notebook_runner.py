@@ -10,6 +10,13 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from grading.guard import PromptReplies
+
+
+class Client(PromptReplies, NotebookClient):
+    """nbclient, reading each reply as soon as it arrives (see grading/guard.py)."""
+
+
 CELL_TIMEOUT = 300
 
 
@@ -71,7 +78,7 @@ class ExecutedNotebook:
 def execute(path: Path, keep_kernel: bool = False, timeout: int = CELL_TIMEOUT) -> ExecutedNotebook:
     """Run every cell from a fresh kernel in the notebook's folder; errors are recorded, not raised."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
+    client = Client(
         nb, timeout=timeout, kernel_name="python3", allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
     )

@@ -26,10 +26,17 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from grading.guard import PromptReplies  # noqa: E402
+
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+class Client(PromptReplies, NotebookClient):
+    """nbclient, reading each reply as soon as it arrives (see grading/guard.py)."""
 
 
 def lessons(names: list[str] | None = None) -> list[str]:
@@ -43,8 +50,8 @@ def lessons(names: list[str] | None = None) -> list[str]:
 def execute(name: str, timeout: int) -> nbformat.NotebookNode:
     """The solution notebook run from a fresh kernel in solutions/; exits if a cell fails."""
     nb = nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(SOLUTIONS)}})
+    client = Client(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                    resources={"metadata": {"path": str(SOLUTIONS)}})
     # One torch thread: with two, a kernel sharing the CPU with other work can run a lesson
     # several times slower (its threads wait on each other); lessons 03-04 choose one themselves.
     client.execute(env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
