@@ -10,7 +10,7 @@ SHARED_MNIST := ../shared/data/MNIST/raw
 # nbgrader starts `alembic` as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install lab test test-fast notebooks lint bench data mnist-cache clean html
+.PHONY: install lab test test-fast notebooks lint bench bench-all data mnist-cache clean html
 
 install: $(STAMP)
 
@@ -45,7 +45,11 @@ notebooks: $(STAMP)
 
 # Figures: lesson times, step throughput, autograde overhead, MNIST load (benchmarks/README.md).
 bench: $(STAMP) data
-	$(BIN)/python benchmarks/run.py --workers
+	$(BIN)/python benchmarks/run.py
+
+# ... and also 1 vs 2 grading workers (SQLite, PostgreSQL) and 1 vs 2 torch threads per lesson.
+bench-all: $(STAMP) data
+	$(BIN)/python benchmarks/run.py --workers --threads
 
 # Executed HTML copies of the lessons, to read without a kernel: build/html/index.html
 # (`make html LESSONS=03_gradient_descent` builds one).

@@ -3,6 +3,7 @@
     python benchmarks/run.py                 # everything
     python benchmarks/run.py --no-notebooks  # skip executing the lessons
     python benchmarks/run.py --workers       # also: 1 vs 2 grading workers, SQLite and PostgreSQL
+    python benchmarks/run.py --threads       # also: each lesson with 2 torch threads instead of 1
     python benchmarks/run.py --json build/benchmarks.json
 
 Measures: every solution notebook executed headless from a fresh kernel (wall
@@ -59,6 +60,22 @@ def bench_notebooks(names: list[str]) -> dict:
         results[name] = _subprocess_json(code, env={"PYTHONPATH": str(ROOT)})
         results[name]["wall_with_kernel_start"] = time.perf_counter() - t0
         results[name]["cpu_s"] = _cpu_children() - c0
+    return results
+
+
+def bench_threads(names: list[str], one: dict) -> dict:
+    """Lessons that choose one torch thread, run again with two (a copy with the line changed)."""
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            source = (ROOT / "solutions" / f"{name}.ipynb").read_text()
+            if "torch.set_num_threads(1)" not in source:
+                continue
+            copy = Path(tmp) / f"{name}.ipynb"
+            copy.write_text(source.replace("torch.set_num_threads(1)", "torch.set_num_threads(2)"))
+            code = f"import json, benchmarks.run as b; print(json.dumps(b.run_one_notebook({str(copy)!r})))"
+            two = _subprocess_json(code, env={"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"})
+            results[name] = {"one_thread_s": one[name]["seconds"], "two_threads_s": two["seconds"]}
     return results
 
 
@@ -206,6 +223,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-notebooks", action="store_true")
     ap.add_argument("--workers", action="store_true",
                     help="also time 1 against 2 grading workers, SQLite and PostgreSQL")
+    ap.add_argument("--threads", action="store_true",
+                    help="also run the lessons that choose one torch thread with two")
     ap.add_argument("--json", type=Path, default=ROOT / "build" / "benchmarks.json")
     args = ap.parse_args(argv)
     names = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -242,6 +261,12 @@ def main(argv=None) -> int:
         for name, r in g.items():
             print(f"| {name} | {r['autograde_s']:.1f} | {r['plain_s']:.1f} | {r['ratio']:.2f} × | "
                   f"{r['autograde_cpu_s']:.1f} / {r['plain_cpu_s']:.1f} | {r['cpu_ratio']:.2f} × | ≤ 1.3 × |")
+        print()
+    if args.threads and not args.no_notebooks:
+        report["threads"] = th = bench_threads(names, nbs)
+        print("| lesson | 1 torch thread s | 2 torch threads s |\n| --- | --- | --- |")
+        for name, r in th.items():
+            print(f"| {name} | {r['one_thread_s']:.1f} | {r['two_threads_s']:.1f} |")
         print()
     if args.workers:
         report["workers"] = w = bench_workers("08_tuning")

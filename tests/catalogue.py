@@ -165,3 +165,52 @@ def hidden_test_lines(lesson: str) -> set[str]:
             elif inside and len(line.strip()) > 3:
                 lines.add(line.strip())
     return lines
+
+
+# --------------------------------------------------------------------------- editing submissions
+
+def add_cell(source: str, after: str):
+    """An edit: a code cell of the student's own, right after cell `after`."""
+    def edit(nb):
+        i = next(i for i, c in enumerate(nb.cells) if c.get("id") == after)
+        cell = nbformat.v4.new_code_cell(source)
+        cell["id"] = f"student-{len(nb.cells)}"
+        nb.cells.insert(i + 1, cell)
+    return edit
+
+
+def set_cell(cell_id: str, source: str | None):
+    """An edit: the cell's source replaced, or (None) the cell deleted."""
+    def edit(nb):
+        if source is None:
+            nb.cells = [c for c in nb.cells if c.get("id") != cell_id]
+        else:
+            next(c for c in nb.cells if c.get("id") == cell_id).source = source
+    return edit
+
+
+def move(cell_id: str, *, after: str | None = None, before: str | None = None):
+    """An edit: the cell moved right after `after` or right before `before`."""
+    def edit(nb):
+        cell = next(c for c in nb.cells if c.get("id") == cell_id)
+        nb.cells.remove(cell)
+        i = next(i for i, c in enumerate(nb.cells) if c.get("id") == (after or before))
+        nb.cells.insert(i + 1 if after else i, cell)
+    return edit
+
+
+def edited(nb: nbformat.NotebookNode, *edits) -> nbformat.NotebookNode:
+    for edit in edits:
+        edit(nb)
+    return nb
+
+
+def write_inbox(inbox: Path, lesson: str, students: dict[str, nbformat.NotebookNode | bytes]) -> None:
+    """A folder of submissions as a class hands them in: inbox/<student>/<lesson>.ipynb."""
+    for student, nb in students.items():
+        (inbox / student).mkdir(parents=True)
+        path = inbox / student / f"{lesson}.ipynb"
+        if isinstance(nb, bytes):
+            path.write_bytes(nb)
+        else:
+            nbformat.write(nb, path)

@@ -217,7 +217,9 @@ def test_solution_runs_in_jupyterlab_and_its_widgets_redraw(lab, name):
         assert _distinct_colours(shot) > 100, "the screenshot looks blank, not like a plot"
 
 
-@pytest.mark.parametrize("name", LESSONS)
+# Cell by cell through the UI is slow; every blank copy is also run headless, by the grader, in
+# test_class_grading.py (with the same assertions): here the first lesson and the last.
+@pytest.mark.parametrize("name", [LESSONS[0], LESSONS[-1]])
 def test_student_copy_fails_only_in_its_checks(lab, name):
     """Every cell run in turn: the only errors are NotImplementedError, in the exercises' checks."""
     path = f"notebooks/{name}.ipynb"

@@ -22,8 +22,10 @@ import pytest
 
 from grading import feedback
 from tests import catalogue
+from tests.catalogue import add_cell, edited
 from tests.conftest import ROOT, needs_mnist
-from tests.test_grading_class import CE, LESSON, add_cell, submission
+
+LESSON = "01_task_and_loss"
 
 SCREENSHOT = ROOT / "build" / "screenshots" / "feedback_example.png"
 def text(fragment: str) -> str:
@@ -48,25 +50,26 @@ def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path)
     # Every known-wrong version of every lesson gets its page checked in test_class_grading.py;
     # here: one pair of them (for the screenshot), the special cases, and the page's layout.
     first = {m.exercise: m for m in reversed(catalogue.mistakes(LESSON))}
+    right = catalogue.solution_code(LESSON)
+    ce = right["cross_entropy"]
+
+    def submission(**code):
+        return catalogue.submission(LESSON, {**right, **code})
+
     students: dict[str, object] = {
         "correct": submission(),
-        "blank": submission(softmax=None, ce=None),
-        "wrong00": submission(softmax=first["softmax"].source, ce=first["cross_entropy"].source),
+        "blank": catalogue.submission(LESSON, {}),
+        "wrong00": submission(softmax=first["softmax"].source, cross_entropy=first["cross_entropy"].source),
         # (it stops its kernel after the last check, to save time)
-        "timeout": submission(ce="while True:\n    pass\n" + CE, edit=add_cell("import os\nos._exit(0)")),
-        "kernel_died": submission(ce="import os\nos._exit(1)\n" + CE),
+        "timeout": edited(submission(cross_entropy="while True:\n    pass\n" + ce),
+                          add_cell("import os\nos._exit(0)", after="cross_entropy_check")),
+        "kernel_died": submission(cross_entropy="import os\nos._exit(1)\n" + ce),
         "not_a_notebook": b'{"cells": [ this is not json',
     }
     words = {"wrong00": {"softmax_check": (first["softmax"].label, first["softmax"].words),
                          "cross_entropy_check": (first["cross_entropy"].label, first["cross_entropy"].words)}}
     inbox = tmp_path / "inbox"
-    for student, nb in students.items():
-        (inbox / student).mkdir(parents=True)
-        path = inbox / student / f"{LESSON}.ipynb"
-        if isinstance(nb, bytes):
-            path.write_bytes(nb)
-        else:
-            nbformat.write(nb, path)
+    catalogue.write_inbox(inbox, LESSON, students)
 
     course = tmp_path / "course"
     grade = [sys.executable, str(ROOT / "grading" / "grade.py"), "--course", str(course)]
