@@ -34,10 +34,10 @@ lab: $(STAMP) data
 
 # Two pytest workers (the notebooks' kernels run one thread each); a test file stays on one worker.
 test: $(STAMP) data mnist-cache
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP) data mnist-cache
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 # Regenerate the student copies in notebooks/ from solutions/ (nbgrader generate_assignment).
 notebooks: $(STAMP)
