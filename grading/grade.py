@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -105,32 +106,87 @@ def autograde(course: Path, name: str, workers: int) -> int:
     students = [f.parent.name for f in folders if (f / f"{name}.ipynb").is_file()]
     broken = [f.parent.name for f in folders if f.parent.name not in students]
     _score_zero(course, name, broken)
-    def grade_one(student: str) -> tuple[str, subprocess.CompletedProcess, float]:
-        t0 = time.perf_counter()
-        proc = run_nbgrader(course, "autograde", name, f"--student={student}", "--create", "--force")
-        return student, proc, time.perf_counter() - t0
-
     problems = _problems(course)
     failed = 0
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for student, proc, seconds in pool.map(grade_one, students):
-            key = f"{name}/{student}"
-            if proc.returncode != 0:
-                failed += 1
-                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-                problems[key] = "autograde failed: " + " | ".join(tail)
-                print(f"  {student}: FAILED ({seconds:.0f} s)")
-            else:
-                if problems.get(key, "").startswith("autograde failed"):
-                    problems.pop(key)
-                print(f"  {student}: graded ({seconds:.0f} s)")
+    for student, ok, seconds, error in _grade_all(course, name, students, workers):
+        key = f"{name}/{student}"
+        if not ok:
+            failed += 1
+            problems[key] = "autograde failed: " + error
+            print(f"  {student}: FAILED ({seconds:.0f} s): {error}")
+        else:
+            if problems.get(key, "").startswith("autograde failed"):
+                problems.pop(key)
+            print(f"  {student}: graded ({seconds:.0f} s)")
     _save_problems(course, problems)
     total = time.perf_counter() - t0
     print(f"autograded {len(students) - failed}/{len(students)} submission(s) of {name} "
           f"in {total:.0f} s with {workers} worker(s)"
           + (f"; {len(broken)} unreadable one(s) scored 0" if broken else ""))
     return 1 if failed else 0
+
+
+def _grade_all(course: Path, name: str, students: list[str], workers: int):
+    """Yield (student, ok, seconds, error) as `workers` processes (grading/worker.py) grade them.
+
+    Each worker grades one student after another, in turn taking the next one not yet
+    taken. If a worker process dies, its student is reported as failed and a fresh
+    worker takes over the rest.
+    """
+    todo: queue.Queue[str] = queue.Queue()
+    for student in students:
+        todo.put(student)
+    done: queue.Queue = queue.Queue()
+    logs = course / "autograde_logs"
+    logs.mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def serve(k: int) -> None:
+        log_path = logs / f"{name}-worker{k}.log"
+        proc = None
+        with open(log_path, "a") as log:
+            while True:
+                try:
+                    student = todo.get_nowait()
+                except queue.Empty:
+                    break
+                if proc is None:
+                    proc = subprocess.Popen([sys.executable, str(GRADING / "worker.py"), name],
+                                            cwd=course, env=env, stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=log, text=True)
+                t0 = time.perf_counter()
+                try:
+                    proc.stdin.write(student + "\n")
+                    proc.stdin.flush()
+                    answer = proc.stdout.readline()
+                except OSError:
+                    answer = ""
+                if answer:
+                    r = json.loads(answer)
+                    done.put((student, r["ok"], r["seconds"], r["error"]))
+                    continue
+                proc.wait()  # the worker died: this student fails, a fresh worker goes on
+                log.flush()
+                tail = " | ".join(log_path.read_text().strip().splitlines()[-3:])
+                done.put((student, False, time.perf_counter() - t0,
+                          f"the grading process died (exit {proc.returncode}): {tail}"))
+                proc = None
+            if proc is not None:
+                proc.stdin.close()
+                proc.wait()
+        done.put(None)
+
+    threads = [threading.Thread(target=serve, args=(k,), daemon=True) for k in range(max(1, workers))]
+    for t in threads:
+        t.start()
+    finished = 0
+    while finished < len(threads):
+        item = done.get()
+        if item is None:
+            finished += 1
+        else:
+            yield item
 
 
 def _score_zero(course: Path, name: str, students: list[str]) -> None:
