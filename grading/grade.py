@@ -190,13 +190,19 @@ def _grade_all(course: Path, name: str, students: list[str], workers: int):
 
 
 def _score_zero(course: Path, name: str, students: list[str]) -> None:
-    """Give 0 on every test to submissions that are no notebook (see problems.json)."""
+    """Give 0 on every test to submissions that are no notebook (see problems.json).
+
+    A student who resubmits a broken file after a readable one gets 0 too, not the old grade.
+    """
     if not students:
         return
     from nbgrader.api import Gradebook
 
     with Gradebook(gradebook_url(course)) as gb:
         for student in students:
+            stale = course / "autograded" / student / name  # the grading of an earlier, readable file:
+            if stale.exists():  # its outputs must not speak for this one on the feedback page
+                shutil.rmtree(stale)
             gb.update_or_create_student(student)
             submission = gb.update_or_create_submission(name, student)
             for notebook in submission.notebooks:
