@@ -170,8 +170,14 @@ def bench_autograde(names: list[str], plain: dict) -> dict:
     Both sides are whole commands from a fresh process: `plain` is the notebook run in a new
     kernel (its wall time includes the kernel's start), autograde is `nbgrader autograde`.
     CPU seconds (this machine's two cores are shared) are reported beside the wall times.
+    The grading kernel gets torch's default threads, as the plain one does (and as grade.py gives
+    a lone worker): the ratio is what grading adds, not a thread count.
     """
+    import torch
+
     from tools.release import generate, run_nbgrader
+
+    same_threads = {"COURSE_GRADER_THREADS": str(torch.get_num_threads())}
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -182,7 +188,7 @@ def bench_autograde(names: list[str], plain: dict) -> dict:
             sub.mkdir(parents=True)
             shutil.copy(ROOT / "solutions" / f"{name}.ipynb", sub)
             c0, t0 = _cpu_children(), time.perf_counter()
-            run_nbgrader(course, "autograde", name, "--student=student").check_returncode()
+            run_nbgrader(course, "autograde", name, "--student=student", env=same_threads).check_returncode()
             seconds, cpu = time.perf_counter() - t0, _cpu_children() - c0
             p = plain[name]
             results[name] = {"autograde_s": seconds, "autograde_cpu_s": cpu,

@@ -141,6 +141,9 @@ def _grade_all(course: Path, name: str, students: list[str], workers: int):
     logs = course / "autograde_logs"
     logs.mkdir(exist_ok=True)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    # torch threads per grading kernel: the cores shared out among the workers (1 each with 2
+    # workers on 2 cores; a lone worker uses them all). COURSE_GRADER_THREADS overrides.
+    env.setdefault("COURSE_GRADER_THREADS", str(max(1, _cores() // max(1, workers))))
 
     def serve(k: int) -> None:
         log_path = logs / f"{name}-worker{k}.log"
@@ -187,6 +190,10 @@ def _grade_all(course: Path, name: str, students: list[str], workers: int):
             finished += 1
         else:
             yield item
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _score_zero(course: Path, name: str, students: list[str]) -> None:

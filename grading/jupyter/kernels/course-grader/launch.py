@@ -3,7 +3,8 @@
 - Limits (override with environment variables): address space
   COURSE_GRADER_MEMORY_MB (default 8192), CPU seconds COURSE_GRADER_CPU_S
   (default 900), size of any file written COURSE_GRADER_FILE_MB (default 256),
-  torch threads COURSE_GRADER_THREADS (default 1: the workers run in parallel).
+  torch threads COURSE_GRADER_THREADS (default 1; grade.py sets it to the
+  cores over the workers: 1 each with 2 workers on 2 cores).
   A memory bomb gets a MemoryError, a runaway loop is killed by the CPU limit.
 - When started as root on Linux: a private mount namespace in which every file
   system is read-only except the submission's own folder (the working
@@ -65,8 +66,8 @@ def main() -> None:
     for var in ("HOME", "TMPDIR", "MPLCONFIGDIR", "IPYTHONDIR"):
         os.environ[var] = os.path.join(scratch, var.lower())
         os.makedirs(os.environ[var])
-    # One thread per kernel: parallel workers already fill the cores, and torch's OpenMP threads
-    # slow down many times over when they have to share a core with another kernel.
+    # No more threads than the kernel's share of the cores: parallel workers already fill them, and
+    # torch's OpenMP threads slow down many times over when they have to share a core with another kernel.
     os.environ.setdefault("OMP_NUM_THREADS", env.get("COURSE_GRADER_THREADS", "1"))
     if env.get("COURSE_GRADER_FENCE", "1") == "1":
         fence_file_systems(os.getcwd())
