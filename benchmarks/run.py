@@ -130,9 +130,9 @@ def bench_kernels() -> dict:
                           "ratio": gflops / mm_gflops, "floor_ms": floor_s * 1e3,
                           "ceiling_gflops": ceiling, "ceiling_ratio": ceiling / mm_gflops,
                           "of_ceiling": gflops / ceiling}
-    W, b = models["softmax regression 784→10"][0].linear.weight.detach(), torch.zeros(10)
+    W, bias = models["softmax regression 784→10"][0].linear.weight.detach(), torch.zeros(10)
     G = torch.randn(n, 10)
-    fwd, grad = _time(lambda: F.linear(X, W, b)), _time(lambda: G.T @ X)
+    fwd, grad = _time(lambda: F.linear(X, W, bias)), _time(lambda: G.T @ X)
     step_ms = results["softmax regression 784→10"]["ms"]
     results["softmax_split_ms"] = {"forward GEMM": fwd * 1e3, "weight-gradient GEMM": grad * 1e3,
                                    "rest (loss, softmax, bias)": step_ms - (fwd + grad) * 1e3}

@@ -47,8 +47,9 @@ def _state(course, csv_path, students) -> dict:
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        scores = {s: gb.find_submission(LESSON, s).score for s in students}
-        manual = [s for s in students if gb.find_submission(LESSON, s).needs_manual_grade]
+        subs = {s: gb.find_submission(LESSON, s) for s in students}
+        scores = {s: sub.score for s, sub in subs.items()}
+        manual = [s for s, sub in subs.items() if sub.needs_manual_grade]
     problems = {k: v for k, v in json.loads((course / "problems.json").read_text()).items()
                 if k.startswith(f"{LESSON}/")}
     pages = {s: (course / "feedback" / s / LESSON / f"{LESSON}.html").read_text() for s in students}
