@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.notebook_runner import ExecutedNotebook, execute
+from tests.notebook_runner import execute
 
 # Kernels started by the tests (and two pytest workers) share two cores: one OpenMP thread each,
 # as torch's threads slow down many times over when they must share a core.
@@ -41,19 +41,24 @@ needs_mnist = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="session")
-def solution_run():
-    """solution_run(name) -> the solution notebook executed once per session, kernel kept alive."""
-    runs: dict[str, ExecutedNotebook] = {}
+@pytest.fixture(scope="module")
+def lesson(request):
+    """The module's LESSON solution notebook, executed once; its kernel is closed with the module.
 
-    def get(name: str) -> ExecutedNotebook:
-        if name not in runs:
-            runs[name] = execute(ROOT / "solutions" / f"{name}.ipynb", keep_kernel=True)
-        return runs[name]
+    A test file is one lesson, and pytest-xdist (`--dist loadfile`) keeps a file on one worker: each
+    solution runs once per test run, and at most one lesson kernel per worker is alive at a time.
+    """
+    run = execute(ROOT / "solutions" / f"{request.module.LESSON}.ipynb", keep_kernel=True)
+    yield run
+    run.close()
 
-    yield get
-    for run in runs.values():
-        run.close()
+
+def assert_runs_clean(run) -> None:
+    """No cell raised, and every graded check printed its ✅."""
+    assert run.errors() == []
+    for cell in run.nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            assert "✅" in "".join(o.get("text", "") for o in cell.outputs), cell.id
 
 
 # With `--dist loadfile --no-loadscope-reorder` (Makefile), pytest-xdist hands out test files in

@@ -6,20 +6,24 @@ import math
 
 import pytest
 
-from tests.conftest import needs_mnist
+from tests.conftest import assert_runs_clean, needs_mnist
 
 pytestmark = [needs_mnist, pytest.mark.slow]
 LESSON = "01_task_and_loss"
 
 
-def test_zero_model_loss_is_log_10(solution_run):
-    run = solution_run(LESSON)
+def test_solution_runs_clean(lesson):
+    assert_runs_clean(lesson)
+
+
+def test_zero_model_loss_is_log_10(lesson):
+    run = lesson
     risk = run.probe("float(F.cross_entropy(zero_model(X_train), y_train))")
     assert abs(risk - math.log(10)) < 1e-5
 
 
-def test_cross_entropy_recovers_from_a_confidently_wrong_start_and_mse_does_not(solution_run):
-    run = solution_run(LESSON)
+def test_cross_entropy_recovers_from_a_confidently_wrong_start_and_mse_does_not(lesson):
+    run = lesson
     acc = run.probe("{f'{s}|{l}': h.test_acc[-1] for (s, l), (_, h, _) in results.items()}")
     gentle, wrong = "small init", "confidently wrong (weights × 10)"
     # From a gentle start both losses train softmax regression well ...
@@ -29,15 +33,15 @@ def test_cross_entropy_recovers_from_a_confidently_wrong_start_and_mse_does_not(
     assert acc[f"{wrong}|cross-entropy"] - acc[f"{wrong}|squared error"] > 0.10
 
 
-def test_mse_gradient_vanishes_when_confidently_wrong(solution_run):
-    run = solution_run(LESSON)
+def test_mse_gradient_vanishes_when_confidently_wrong(lesson):
+    run = lesson
     g = run.probe("{k: [float(v[0]), float(v[-1])] for k, v in grads.items()}")
     # at p_y ~ 1e-6 (first point): CE pushes with ~1, squared error with ~0
     assert g["cross-entropy"][0] > 0.99 and g["squared error"][0] < 1e-4
 
 
-def test_zero_one_loss_is_flat_where_cross_entropy_slopes(solution_run):
-    run = solution_run(LESSON)
+def test_zero_one_loss_is_flat_where_cross_entropy_slopes(lesson):
+    run = lesson
     z = run.probe("zero_one")
     ce = run.probe("ce_along")
     flat = sum(a == b for a, b in zip(z, z[1:])) / (len(z) - 1)

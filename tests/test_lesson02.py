@@ -6,28 +6,32 @@ import math
 
 import pytest
 
-from tests.conftest import needs_mnist
+from tests.conftest import assert_runs_clean, needs_mnist
 
 pytestmark = [needs_mnist, pytest.mark.slow]
 LESSON = "02_random_search"
 
 
-def test_look_left_right_finds_the_1d_minimum(solution_run):
-    run = solution_run(LESSON)
+def test_solution_runs_clean(lesson):
+    assert_runs_clean(lesson)
+
+
+def test_look_left_right_finds_the_1d_minimum(lesson):
+    run = lesson
     w, J_end, J_grid_min = run.probe(
         "[path_1d[-1], J1(torch.tensor(path_1d[-1])).item(), J1(ws).min().item()]")
     assert J_end - J_grid_min < 1e-3 and 0.5 < w < 2.5
 
 
-def test_random_search_only_goes_down_in_2d(solution_run):
-    run = solution_run(LESSON)
+def test_random_search_only_goes_down_in_2d(lesson):
+    run = lesson
     values = run.probe("J2_rows(path_2d).tolist()")
     assert all(b < a for a, b in zip(values, values[1:]))
     assert values[-1] < 0.05 * values[0]
 
 
-def test_box_sampling_follows_one_over_eps_to_the_d(solution_run):
-    run = solution_run(LESSON)
+def test_box_sampling_follows_one_over_eps_to_the_d(lesson):
+    run = lesson
     box = run.probe("{d: box_evals[d] for d in dims}")
     eps = run.probe("eps")
     assert len(box) >= 8
@@ -35,8 +39,8 @@ def test_box_sampling_follows_one_over_eps_to_the_d(solution_run):
         assert 1 / 1.6 < n / (1 / eps) ** int(d) < 1.6, (d, n)
 
 
-def test_local_random_search_cost_grows_geometrically(solution_run):
-    run = solution_run(LESSON)
+def test_local_random_search_cost_grows_geometrically(lesson):
+    run = lesson
     local = {int(d): n for d, n in run.probe("local_evals").items()}
     ds = sorted(local)
     assert ds[-1] >= 8
@@ -48,8 +52,8 @@ def test_local_random_search_cost_grows_geometrically(solution_run):
     assert math.exp(slope) > 1.8
 
 
-def test_gradient_descent_beats_1000_random_search_evaluations_in_25_steps(solution_run):
-    run = solution_run(LESSON)
+def test_gradient_descent_beats_1000_random_search_evaluations_in_25_steps(lesson):
+    run = lesson
     rs = run.probe("{str(s): c[-1] for s, c in rs_curves.items()}")
     rs_lengths = run.probe("[len(c) for c in rs_curves.values()]")
     gd = run.probe("gd_curve")
@@ -58,8 +62,8 @@ def test_gradient_descent_beats_1000_random_search_evaluations_in_25_steps(solut
     assert min(rs.values()) < 0.9 * gd[0]  # random search does make progress, slowly
 
 
-def test_random_directions_are_useless_compared_with_the_gradient(solution_run):
-    run = solution_run(LESSON)
+def test_random_directions_are_useless_compared_with_the_gradient(lesson):
+    run = lesson
     changes = run.probe("random_changes.tolist()")
     g = run.probe("gradient_change")
     down = sum(c < 0 for c in changes) / len(changes)
@@ -67,8 +71,8 @@ def test_random_directions_are_useless_compared_with_the_gradient(solution_run):
     assert g < 0 and abs(g) > 20 * max(abs(c) for c in changes)
 
 
-def test_nelder_mead_evaluations_explode_with_dimension(solution_run):
-    run = solution_run(LESSON)
+def test_nelder_mead_evaluations_explode_with_dimension(lesson):
+    run = lesson
     nm = {int(k): v for k, v in run.probe("nm_evals").items()}
     gd = {int(k): v for k, v in run.probe("gd_steps").items()}
     reached = [d for d in sorted(nm) if nm[d]]
@@ -79,8 +83,8 @@ def test_nelder_mead_evaluations_explode_with_dimension(solution_run):
     assert max(gd.values()) - min(gd.values()) <= 3  # gradient descent: nearly dimension-free
 
 
-def test_nelder_mead_finds_rosenbrock_minimum(solution_run):
-    run = solution_run(LESSON)
+def test_nelder_mead_finds_rosenbrock_minimum(lesson):
+    run = lesson
     x = run.probe("full.x.tolist()")
     assert abs(x[0] - 1) < 1e-3 and abs(x[1] - 1) < 1e-3
     assert run.probe("len(simplices)") > 20

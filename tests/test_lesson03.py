@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import needs_mnist
+from tests.conftest import assert_runs_clean, needs_mnist
 
 pytestmark = [needs_mnist, pytest.mark.slow]
 LESSON = "03_gradient_descent"
 
 
-def test_forward_and_centered_differences_have_slopes_1_and_2(solution_run):
-    run = solution_run(LESSON)
+def test_solution_runs_clean(lesson):
+    assert_runs_clean(lesson)
+
+
+def test_forward_and_centered_differences_have_slopes_1_and_2(lesson):
+    run = lesson
     assert 0.9 < run.probe("float(forward_slope)") < 1.1
     assert 1.9 < run.probe("float(centered_slope)") < 2.1
 
 
-def test_round_off_floor(solution_run):
-    run = solution_run(LESSON)
+def test_round_off_floor(lesson):
+    run = lesson
     fwd_best_h, cen_best_h = run.probe("[best_forward_h, best_centered_h]")
     assert 1e-10 <= fwd_best_h <= 1e-6 and 1e-7 <= cen_best_h <= 1e-3
     fwd_min, cen_min = run.probe("[forward_error.min().item(), centered_error.min().item()]")
@@ -27,22 +31,22 @@ def test_round_off_floor(solution_run):
     assert fwd_tiny > 100 * fwd_min and cen_tiny > 100 * cen_min
 
 
-def test_numerical_gradient_matches_autograd_and_costs_far_more(solution_run):
-    run = solution_run(LESSON)
+def test_numerical_gradient_matches_autograd_and_costs_far_more(lesson):
+    run = lesson
     assert run.probe("(numerical - autograd_grad[coords]).abs().max().item()") < 1e-7
     assert run.probe("n") == 7850
     ratio = run.probe("numerical_gradient_seconds / backward_seconds")
     assert ratio > 1000  # 2n = 15,700 evaluations against one forward + backward pass
 
 
-def test_batch_gradient_descent_finds_w_equal_2(solution_run):
-    run = solution_run(LESSON)
+def test_batch_gradient_descent_finds_w_equal_2(lesson):
+    run = lesson
     w, steps = run.probe("[w_line, steps_line]")
     assert abs(w - 2) < 1e-3 and steps < 100
 
 
-def test_learning_rate_regimes(solution_run):
-    run = solution_run(LESSON)
+def test_learning_rate_regimes(lesson):
+    run = lesson
     d = run.probe("{k: (v - 2).tolist() for k, v in regime_paths.items()}")
     start = abs(d["right"][0])
     assert abs(d["too small"][-1]) > 0.1  # crawls
@@ -54,8 +58,8 @@ def test_learning_rate_regimes(solution_run):
     assert abs(div[-1]) > 10 * start and all(abs(b) > abs(a) for a, b in zip(div, div[1:]))
 
 
-def test_eta_below_2_over_L_converges_and_above_diverges(solution_run):
-    run = solution_run(LESSON)
+def test_eta_below_2_over_L_converges_and_above_diverges(lesson):
+    run = lesson
     L = run.probe("L")
     assert abs(L - 57) < 1e-9
     lrs, dist = run.probe("[lrs.tolist(), final_distance.tolist()]")
@@ -71,8 +75,8 @@ def test_eta_below_2_over_L_converges_and_above_diverges(solution_run):
     assert max(mid) < min(below[0], below[-1])
 
 
-def test_full_batch_gd_on_mnist_clears_90_percent(solution_run):
-    run = solution_run(LESSON)
+def test_full_batch_gd_on_mnist_clears_90_percent(lesson):
+    run = lesson
     acc = run.probe("test_accuracy")
     assert acc > 0.90
     n_train, steps = run.probe("[len(y_train), len(history.loss)]")

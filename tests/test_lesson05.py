@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import needs_mnist
+from tests.conftest import assert_runs_clean, needs_mnist
 
 pytestmark = [needs_mnist, pytest.mark.slow]
 LESSON = "05_overparameterization"
 
 
-@pytest.fixture
-def lesson(solution_run):
-    return solution_run(LESSON)
+def test_solution_runs_clean(lesson):
+    assert_runs_clean(lesson)
 
 
 def test_only_the_convex_example_stays_below_its_chords(lesson):

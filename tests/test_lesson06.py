@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import needs_mnist
+from tests.conftest import assert_runs_clean, needs_mnist
 
 pytestmark = [needs_mnist, pytest.mark.slow]
 LESSON = "06_minibatches"
 
 
-@pytest.fixture
-def lesson(solution_run):
-    return solution_run(LESSON)
+def test_solution_runs_clean(lesson):
+    assert_runs_clean(lesson)
 
 
 def test_full_gradient_cost_grows_with_n_and_small_batches_pay_overhead(lesson):

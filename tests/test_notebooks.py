@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -10,19 +9,9 @@ import sys
 import nbformat
 import pytest
 
-from tests.conftest import ROOT, lesson_names, needs_mnist
+from tests.conftest import ROOT, lesson_names
 
 LESSONS = lesson_names()
-TIMES = ROOT / "build" / "notebook_times.json"
-
-
-def _record_time(key: str, run) -> None:
-    TIMES.parent.mkdir(exist_ok=True)
-    times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
-    slowest = max(run.cell_seconds.items(), key=lambda kv: kv[1])
-    times[key] = {"seconds": round(run.seconds, 1), "slowest_cell": [slowest[0], round(slowest[1], 1)]}
-    TIMES.write_text(json.dumps(times, indent=1, sort_keys=True))
-
 
 def _cells(name: str, folder: str = "solutions"):
     return nbformat.read(ROOT / folder / f"{name}.ipynb", as_version=4).cells
@@ -72,19 +61,3 @@ def test_student_copy_hides_solutions_and_hidden_tests(name):
     text = "\n".join(c.source for c in _cells(name, "notebooks"))
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
     assert "raise NotImplementedError()" in text
-
-
-@needs_mnist
-@pytest.mark.slow
-@pytest.mark.parametrize("name", LESSONS)
-def test_solution_runs_clean(name, solution_run):
-    run = solution_run(name)
-    _record_time(f"solutions/{name}", run)
-    assert run.errors() == []
-    for cell in run.nb.cells:
-        if _grade_meta(cell).get("grade"):
-            assert "✅" in "".join(o.get("text", "") for o in cell.outputs), cell.id
-
-
-# A blank student copy running top to bottom, failing only in its checks, is asserted for every
-# lesson where the grader runs it: test_class_grading.py (and in JupyterLab: test_browser.py).
