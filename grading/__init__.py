@@ -1,0 +1,1 @@
+"""The nbgrader side of the course: release, collect, autograde, feedback, export."""
