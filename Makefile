@@ -10,7 +10,7 @@ SHARED_MNIST := ../shared/data/MNIST/raw
 # nbgrader starts `alembic` as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install lab test test-fast notebooks lint bench bench-all data mnist-cache clean html
+.PHONY: install system-deps lab test test-full notebooks lint bench bench-all data mnist-cache clean html
 
 install: $(STAMP)
 
@@ -18,6 +18,18 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $@
+
+# The system packages the browser and PostgreSQL tests need (Debian/Ubuntu, as root; CI calls this):
+# Chromium and an emoji font for the JupyterLab tests, PostgreSQL for the server gradebook.
+# Tests never install anything: without these they fail with what to do (or skip, see tests/README).
+SYSTEM_PACKAGES := chromium fonts-noto-color-emoji postgresql
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null \
+	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; \
+	fi
 
 # Offline machines: take MNIST from ../shared when it is there (copy, never write into it).
 # Elsewhere course_utils downloads it on first use.

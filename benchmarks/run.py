@@ -28,8 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from grading.course import ROOT
 
 
 def _subprocess_json(code: str, env: dict | None = None) -> dict:
@@ -42,7 +41,7 @@ def _subprocess_json(code: str, env: dict | None = None) -> dict:
 
 def run_one_notebook(path: str) -> dict:
     """Execute one notebook (in this process's child kernel) and report its figures."""
-    from tests.notebook_runner import execute
+    from tools.notebook_runner import execute
 
     run = execute(Path(path))
     cell, slowest = max(run.cell_seconds.items(), key=lambda kv: kv[1])
@@ -175,7 +174,7 @@ def bench_autograde(names: list[str], plain: dict) -> dict:
     """
     import torch
 
-    from tools.release import generate, run_nbgrader
+    from grading.course import generate, run_nbgrader
 
     same_threads = {"COURSE_GRADER_THREADS": str(torch.get_num_threads())}
 
@@ -201,7 +200,7 @@ def bench_autograde(names: list[str], plain: dict) -> dict:
 def bench_workers(name: str, students: int = 4) -> dict:
     """Seconds to autograde `students` copies of one lesson with 1 and with 2 workers,
     into the default SQLite gradebook and into a PostgreSQL server (tests/postgres.py)."""
-    from tests.postgres import postgres_server
+    from tools.postgres import postgres_server
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

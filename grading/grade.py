@@ -1,12 +1,13 @@
 """The instructor's grading workflow, one command a step (see grading/README.md).
 
-    python grading/grade.py release [LESSON ...]
-    python grading/grade.py collect FOLDER [--lesson LESSON]
-    python grading/grade.py autograde LESSON [--workers N]
-    python grading/grade.py feedback LESSON
-    python grading/grade.py export [--to grades.csv]
+    python -m grading.grade release [LESSON ...]
+    python -m grading.grade collect FOLDER [--lesson LESSON]
+    python -m grading.grade autograde LESSON [--workers N]
+    python -m grading.grade feedback LESSON
+    python -m grading.grade export [--to grades.csv]
 
-All take --course DIR (default: grading/). Every step can be rerun safely.
+All take --course DIR (default: grading/) and --source DIR (the instructor notebooks,
+default: solutions/). Every step can be rerun safely.
 Submissions are only ever copied: the files in FOLDER are never changed.
 """
 
@@ -25,18 +26,18 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tools.release import GRADING, generate, lessons, make_course_dir, run_nbgrader  # noqa: E402
+from grading.course import (
+    GRADING,
+    NOTEBOOKS,
+    SOLUTIONS,
+    generate,
+    gradebook_url,
+    lessons,
+    make_course_dir,
+    run_nbgrader,
+)
 
 PROBLEMS = "problems.json"  # per course dir: what went wrong with which submission
-
-
-def gradebook_url(course: Path) -> str:
-    """SQLite in the course folder, waiting while a parallel worker writes; or $COURSE_GRADEBOOK_URL."""
-    return os.environ.get("COURSE_GRADEBOOK_URL") or (
-        f"sqlite:///{course.resolve() / 'gradebook.db'}?timeout=300")
 
 
 def _problems(course: Path) -> dict:
@@ -48,22 +49,22 @@ def _save_problems(course: Path, problems: dict) -> None:
     (course / PROBLEMS).write_text(json.dumps(problems, indent=1, sort_keys=True))
 
 
-def release(course: Path, names: list[str]) -> None:
+def release(course: Path, names: list[str], source: Path = SOLUTIONS) -> None:
     """Generate the student versions (course/release/, and notebooks/ for the default course)."""
-    names = lessons(names)
-    out = ROOT / "notebooks" if course.resolve() == GRADING else course / "release_copies"
-    generate(names, course, out)
+    names = lessons(names, source)
+    out = NOTEBOOKS if course.resolve() == GRADING else course / "release_copies"
+    generate(names, course, out, source)
     print(f"released {', '.join(names)}")
 
 
-def collect(course: Path, folder: Path, lesson: str | None) -> None:
+def collect(course: Path, folder: Path, lesson: str | None, source: Path = SOLUTIONS) -> None:
     """Copy FOLDER/<student>/<lesson>.ipynb (or nbgrader's <student>/<lesson>/<lesson>.ipynb).
 
     A file that is not a readable notebook is kept beside the others as
     `<lesson>.ipynb.broken`: nbgrader then scores it 0 as a missing notebook, and
     problems.json says why.
     """
-    known = lessons() if lesson is None else [lesson]
+    known = lessons(None, source) if lesson is None else [lesson]
     problems = _problems(course)
     count = 0
     for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -91,14 +92,14 @@ def collect(course: Path, folder: Path, lesson: str | None) -> None:
     print(f"collected {count} submission(s) into {course / 'submitted'}")
 
 
-def _ensure_released(course: Path, name: str) -> None:
+def _ensure_released(course: Path, name: str, source: Path) -> None:
     if not (course / "release" / name / f"{name}.ipynb").exists():
-        generate([name], course, course / "release_copies")
+        generate([name], course, course / "release_copies", source)
 
 
-def autograde(course: Path, name: str, workers: int) -> int:
+def autograde(course: Path, name: str, workers: int, source: Path = SOLUTIONS) -> int:
     """Autograde every submission of one lesson, `workers` students at a time."""
-    _ensure_released(course, name)
+    _ensure_released(course, name, source)
     folders = sorted((course / "submitted").glob(f"*/{name}"))
     if not folders:
         print(f"no submissions of {name} in {course / 'submitted'}")
@@ -155,7 +156,7 @@ def _grade_all(course: Path, name: str, students: list[str], workers: int):
                 except queue.Empty:
                     break
                 if proc is None:
-                    proc = subprocess.Popen([sys.executable, str(GRADING / "worker.py"), name],
+                    proc = subprocess.Popen([sys.executable, "-m", "grading.worker", name],
                                             cwd=course, env=env, stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=log, text=True)
                 t0 = time.perf_counter()
@@ -242,6 +243,8 @@ def export(course: Path, to: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--course", type=Path, default=GRADING, help="course directory (default grading/)")
+    ap.add_argument("--source", type=Path, default=SOLUTIONS,
+                    help="folder of the instructor notebooks NN_name.ipynb (default solutions/)")
     sub = ap.add_subparsers(dest="step", required=True)
     p = sub.add_parser("release", help="generate the student versions")
     p.add_argument("lessons", nargs="*")
@@ -259,11 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     course = make_course_dir(args.course)
     if args.step == "release":
-        release(course, args.lessons)
+        release(course, args.lessons, args.source)
     elif args.step == "collect":
-        collect(course, args.folder, args.lesson)
+        collect(course, args.folder, args.lesson, args.source)
     elif args.step == "autograde":
-        return autograde(course, args.lesson, args.workers)
+        return autograde(course, args.lesson, args.workers, args.source)
     elif args.step == "feedback":
         return feedback(course, args.lesson, args.workers)
     elif args.step == "export":

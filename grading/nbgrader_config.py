@@ -7,7 +7,6 @@ directory elsewhere uses this file with a one-line nbgrader_config.py:
 """
 
 import os
-import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
@@ -23,10 +22,8 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from grade import gradebook_url  # noqa: E402
-from guard import GuardedExecute, RestoreTests  # noqa: E402
+from grading.course import GRADING, gradebook_url
+from grading.guard import GuardedExecute, RestoreTests
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
@@ -45,7 +42,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # memory, CPU-time and file-size limits, and (as root) a read-only file system
 # outside the submission's folder.
 os.environ["JUPYTER_PATH"] = os.pathsep.join(
-    p for p in (os.path.join(HERE, "jupyter"), os.environ.get("JUPYTER_PATH")) if p)
+    p for p in (str(GRADING / "jupyter"), os.environ.get("JUPYTER_PATH")) if p)
 c.Execute.kernel_name = "course-grader"
 
 # Seconds a cell may run while grading: well above the slowest solution cell

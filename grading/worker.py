@@ -1,6 +1,6 @@
 """One autograding worker: grades the students it is sent, one at a time, in one process.
 
-    python grading/worker.py LESSON      (in the course directory; grade.py starts it)
+    python -m grading.worker LESSON      (in the course directory; grade.py starts it)
 
 Reads a student id per line on stdin and answers each with one JSON line on
 stdout: {"student": ..., "ok": true|false, "seconds": ..., "error": ...}.

@@ -1,7 +1,7 @@
 """Headless Chromium for the browser tests: Debian's package, driven by Playwright.
 
 Playwright's own browser download does not work offline, so the tests use the
-system Chromium and install it (apt-get, as root) when it is missing.
+system Chromium, which `make system-deps` installs.
 Set COURSE_SKIP_BROWSER=1 to skip the browser tests on a machine without it.
 
 `jupyterlab(root)` starts a JupyterLab server for a test on loopback, and
@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -30,26 +29,13 @@ CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 
 
 def ensure_chromium() -> Path:
-    """The Chromium executable, installed with apt-get if missing; fails the test with what to do."""
+    """The Chromium executable; skips or fails the test with what to do when it is missing."""
     if os.environ.get("COURSE_SKIP_BROWSER"):
         pytest.skip("COURSE_SKIP_BROWSER is set")
     if CHROMIUM.exists():
         return CHROMIUM
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        import fcntl
-
-        # One installer at a time (pytest workers); the emoji font makes ✅/❌ visible in screenshots.
-        with open("/tmp/course-apt.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not CHROMIUM.exists():
-                env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-                cmd = ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver",
-                       "fonts-noto-color-emoji"]
-                if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
-                    subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
-                    subprocess.run(cmd, env=env, capture_output=True)
     if not CHROMIUM.exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: install it (`apt-get install -y chromium`), point "
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make system-deps` (apt-get install chromium), point "
                     "COURSE_CHROMIUM at it, or set COURSE_SKIP_BROWSER=1 to skip the browser tests")
     return CHROMIUM
 

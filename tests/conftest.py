@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.notebook_runner import execute
+from tools.notebook_runner import execute
 
 # Kernels started by the tests (and two pytest workers) share two cores: one OpenMP thread each,
 # as torch's threads slow down many times over when they must share a core.

@@ -37,8 +37,8 @@ import pytest
 from tests import catalogue
 from tests.catalogue import add_cell, edited, move, set_cell
 from tests.conftest import ROOT, needs_mnist
-from tests.postgres import postgres_server
 from tests.test_feedback import points, sections, text
+from tools.postgres import postgres_server
 
 pytestmark = [needs_mnist, pytest.mark.slow]
 LESSONS = list(catalogue.SOURCES)

@@ -22,39 +22,24 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from grading.guard import PromptReplies  # noqa: E402
+from grading.course import NOTEBOOKS, ROOT, SOLUTIONS, lessons
+from tools import notebook_runner
 
-SOLUTIONS = ROOT / "solutions"
-NOTEBOOKS = ROOT / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
-class Client(PromptReplies, NotebookClient):
-    """nbclient, reading each reply as soon as it arrives (see grading/guard.py)."""
-
-
-def lessons(names: list[str] | None = None) -> list[str]:
-    found = sorted(p.stem for p in SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
-    unknown = sorted(set(names or []) - set(found))
-    if unknown:
-        sys.exit(f"no lesson {unknown[0]} (lessons: {', '.join(found)})")
-    return [n for n in found if not names or n in names]
-
-
 def execute(name: str, timeout: int) -> nbformat.NotebookNode:
-    """The solution notebook run from a fresh kernel in solutions/; exits if a cell fails."""
-    nb = nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
-    client = Client(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                    resources={"metadata": {"path": str(SOLUTIONS)}})
-    # One torch thread: with two, a kernel sharing the CPU with other work can run a lesson
-    # several times slower (its threads wait on each other); lessons 03-04 choose one themselves.
-    client.execute(env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
+    """The solution notebook as run from a fresh kernel in solutions/ (the copy this run of the
+    tests already executed, if any); exits if a cell fails."""
+    path = SOLUTIONS / f"{name}.ipynb"
+    # One torch thread, as the lessons and the tests use (see the setup cell).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    nb = notebook_runner.cached(path)
+    if nb is None:
+        nb = notebook_runner.execute(path, timeout=timeout).nb
     errors = [f"{c.get('id')}: {o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code"
               for o in c.outputs if o.output_type == "error"]
     if errors:

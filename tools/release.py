@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,10 +22,7 @@ from pathlib import Path
 import nbformat
 import tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = ROOT / "solutions"
-NOTEBOOKS = ROOT / "notebooks"
-GRADING = ROOT / "grading"
+from grading.course import GRADING, NOTEBOOKS, ROOT, SOLUTIONS, generate, lessons
 
 BADGE_ID = "colab-badge"
 SETUP_ID = "setup"
@@ -76,14 +70,6 @@ def stamped(nb: nbformat.NotebookNode, name: str, cfg: dict) -> nbformat.Noteboo
     return nb
 
 
-def lessons(names: list[str] | None = None) -> list[str]:
-    found = sorted(p.stem for p in SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
-    if names:
-        missing = set(names) - set(found)
-        if missing:
-            sys.exit(f"no solutions/{sorted(missing)[0]}.ipynb (lessons: {', '.join(found)})")
-        return [n for n in found if n in names]
-    return found
 
 
 def stamp_solutions(names: list[str], check: bool) -> list[str]:
@@ -101,39 +87,10 @@ def stamp_solutions(names: list[str], check: bool) -> list[str]:
     return changed
 
 
-def make_course_dir(course_dir: Path) -> Path:
-    """A course directory elsewhere (a test, a term's grading) that uses grading/'s configuration."""
-    course_dir.mkdir(parents=True, exist_ok=True)
-    if course_dir.resolve() != GRADING:
-        (course_dir / "nbgrader_config.py").write_text(
-            f"load_subconfig({str(GRADING / 'nbgrader_config.py')!r})  # noqa: F821\n")
-    return course_dir
 
 
-def run_nbgrader(course_dir: Path, *args: str, timeout: float | None = None,
-                 env: dict | None = None) -> subprocess.CompletedProcess:
-    """`nbgrader ARGS` in course_dir with this Python, its output captured.
-
-    nbgrader runs `alembic` as a subprocess: this Python's bin folder goes on PATH.
-    """
-    env = {**os.environ, **(env or {})}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"],
-                          cwd=course_dir, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def generate(names: list[str], course_dir: Path, out_dir: Path) -> None:
-    """Run nbgrader generate_assignment for each lesson in course_dir; copy releases to out_dir."""
-    make_course_dir(course_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        src = course_dir / "source" / name
-        src.mkdir(parents=True, exist_ok=True)
-        shutil.copy(SOLUTIONS / f"{name}.ipynb", src / f"{name}.ipynb")
-        proc = run_nbgrader(course_dir, "generate_assignment", name, "--force")
-        if proc.returncode != 0:
-            sys.exit(f"nbgrader generate_assignment {name} failed:\n{proc.stdout}\n{proc.stderr}")
-        shutil.copy(course_dir / "release" / name / f"{name}.ipynb", out_dir / f"{name}.ipynb")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,16 @@
-"""Execute a notebook headless with nbclient and look inside the kernel afterwards."""
+"""Execute a notebook headless with nbclient and look inside the kernel afterwards.
+
+Every executed copy is also written to build/executed/, named by a key of the
+notebook's content and of course_utils' source: whoever needs a lesson's
+outputs later in the same run (the HTML pages) takes `cached(path)` instead of
+running the lesson again, and a changed lesson or helper never matches a stale copy.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +18,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from grading.course import ROOT
 from grading.guard import PromptReplies
+
+CACHE = ROOT / "build" / "executed"
 
 
 class Client(PromptReplies, NotebookClient):
@@ -75,8 +86,31 @@ class ExecutedNotebook:
             self._kernel_ctx = self._client = None
 
 
+def content_key(path: Path) -> str:
+    """What an execution depends on that the repository holds: the notebook, course_utils, threads."""
+    h = hashlib.sha256(Path(path).read_bytes())
+    for src in sorted((ROOT / "course_utils").rglob("*.py")):
+        h.update(str(src.relative_to(ROOT)).encode() + src.read_bytes())
+    h.update(os.environ.get("OMP_NUM_THREADS", "").encode())
+    return h.hexdigest()[:16]
+
+
+def _cache_path(path: Path) -> Path:
+    return CACHE / f"{Path(path).stem}-{content_key(path)}.ipynb"
+
+
+def cached(path: Path) -> nbformat.NotebookNode | None:
+    """The executed copy of this very notebook content, if this machine has run it; else None."""
+    copy = _cache_path(path)
+    return nbformat.read(copy, as_version=4) if copy.exists() else None
+
+
 def execute(path: Path, keep_kernel: bool = False, timeout: int = CELL_TIMEOUT) -> ExecutedNotebook:
-    """Run every cell from a fresh kernel in the notebook's folder; errors are recorded, not raised."""
+    """Run every cell from a fresh kernel in the notebook's folder; errors are recorded, not raised.
+
+    The executed copy (outputs and widget state) is stored for `cached(path)`.
+    """
+    key_path = _cache_path(path)
     nb = nbformat.read(path, as_version=4)
     client = Client(
         nb, timeout=timeout, kernel_name="python3", allow_errors=True,
@@ -91,10 +125,15 @@ def execute(path: Path, keep_kernel: bool = False, timeout: int = CELL_TIMEOUT) 
             t0 = time.perf_counter()
             client.execute_cell(cell, i)
             cell_seconds[cell.get("id", str(i))] = time.perf_counter() - t0
+        client.set_widgets_metadata()
     except BaseException:
         ctx.__exit__(None, None, None)
         raise
     run = ExecutedNotebook(path, nb, time.perf_counter() - start, cell_seconds)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = key_path.with_suffix(f".{os.getpid()}.tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(key_path)  # atomic: a reader never sees half a notebook
     if keep_kernel:
         run._client, run._kernel_ctx = client, ctx
     else:

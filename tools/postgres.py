@@ -1,8 +1,8 @@
-"""A throwaway PostgreSQL server for the gradebook tests (Debian's package, started on loopback).
+"""A throwaway PostgreSQL server for the gradebook tests and benchmarks (Debian's, on loopback).
 
-Installed with apt-get (as root) when missing. As root, the server runs as the
-`postgres` user, which the package creates; PostgreSQL refuses to run as root.
-Set COURSE_SKIP_POSTGRES=1 to skip these tests on a machine without it.
+`make system-deps` installs it. As root, the server runs as the `postgres` user,
+which the package creates; PostgreSQL refuses to run as root. Set
+COURSE_SKIP_POSTGRES=1 to skip the PostgreSQL tests on a machine without it.
 """
 
 from __future__ import annotations
@@ -24,23 +24,12 @@ def _bindir() -> Path | None:
 
 
 def ensure_postgres() -> Path:
-    """The folder of PostgreSQL's programs, installed with apt-get if missing."""
+    """The folder of PostgreSQL's programs; skips or fails the test with what to do."""
     if os.environ.get("COURSE_SKIP_POSTGRES"):
         pytest.skip("COURSE_SKIP_POSTGRES is set")
-    if _bindir() is None and shutil.which("apt-get") and os.geteuid() == 0:
-        import fcntl
-
-        with open("/tmp/course-apt.lock", "w") as lock:  # one installer at a time (pytest workers)
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if _bindir() is None:
-                env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-                cmd = ["apt-get", "install", "-y", "-q", "postgresql"]
-                if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
-                    subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
-                    subprocess.run(cmd, env=env, capture_output=True)
     if _bindir() is None:
-        pytest.fail("PostgreSQL is not installed: `apt-get install -y postgresql`, "
-                    "or set COURSE_SKIP_POSTGRES=1 to skip the PostgreSQL gradebook tests")
+        pytest.fail("PostgreSQL is not installed: run `make system-deps` (Debian: apt-get install "
+                    "postgresql), or set COURSE_SKIP_POSTGRES=1 to skip the PostgreSQL gradebook tests")
     return _bindir()
 
 
