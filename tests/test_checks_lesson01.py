@@ -1,4 +1,8 @@
-"""Lesson 01's checkers: the right answer passes, each typical mistake is named."""
+"""Lesson 01's checkers: the right answer passes, each typical mistake is named.
+
+The known-wrong answers are data, in grading/known_wrong/lesson01.py (the same code that the
+autograding tests hand in); each is run here as the notebook would define it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import pytest
 import torch
 
 from course_utils import checks
+from grading import catalogue
 
 
 def softmax_ok(z):
@@ -20,44 +25,9 @@ def ce_ok(z, y):
     return -logp[torch.arange(len(y)), y].mean()
 
 
-def _per_example(z, y):
-    c = z.max(dim=1, keepdim=True).values
-    logp = z - c - (z - c).exp().sum(dim=1, keepdim=True).log()
-    return -logp[torch.arange(len(y)), y]
-
-
-def _inplace_softmax(z):
-    z -= z.max(dim=1, keepdim=True).values
-    return z.exp() / z.exp().sum(dim=1, keepdim=True)
-
-
-SOFTMAX_WRONG = {
-    "not stable": (lambda z: z.exp() / z.exp().sum(1, keepdim=True), "not numerically stable"),
-    "wrong dim": (lambda z: softmax_ok(z.T).T, "normalized each column"),
-    "whole tensor": (lambda z: (z - z.max()).exp() / (z - z.max()).exp().sum(), "whole tensor"),
-    "log-probs": (lambda z: softmax_ok(z).log(), "log-probabilities"),
-    "uses torch": (lambda z: torch.softmax(z, dim=1), "torch's own"),
-    "in place": (_inplace_softmax, "in place"),
-    "no return": (lambda z: None, "returned None"),
-    "detached": (lambda z: softmax_ok(z).detach(), "cut off from autograd"),
-    "numpy": (lambda z: softmax_ok(z).numpy(), "not a torch.Tensor"),
-    "no exp": (lambda z: z / z.sum(1, keepdim=True), None),
-}
-
-CE_WRONG = {
-    "sign": (lambda z, y: -ce_ok(z, y), "wrong sign"),
-    "sum": (lambda z, y: ce_ok(z, y) * len(y), "sum over the batch"),
-    "per example": (_per_example, "one value per example"),
-    "item": (lambda z, y: ce_ok(z, y).item(), "Python float"),
-    "all classes": (lambda z, y: _per_example(z, torch.zeros_like(y)).mean() * 0
-                    + (-(z - z.logsumexp(1, keepdim=True))).mean(), "all classes"),
-    "no normalizer": (lambda z, y: -z[torch.arange(len(y)), y].mean(), "without the normalizer"),
-    "log of softmax": (lambda z, y: -softmax_ok(z)[torch.arange(len(y)), y].log().mean(),
-                       "not numerically stable"),
-    "no log": (lambda z, y: -softmax_ok(z)[torch.arange(len(y)), y].mean(), "not −log p"),
-    "uses torch": (lambda z, y: torch.nn.functional.cross_entropy(z, y), "torch's own"),
-    "detached": (lambda z, y: ce_ok(z, y).detach(), "cut off from autograd"),
-}
+LESSON = "01_task_and_loss"
+SOFTMAX_WRONG = catalogue.wrong_functions(LESSON, "softmax")
+CE_WRONG = catalogue.wrong_functions(LESSON, "cross_entropy")
 
 
 def test_correct_versions_pass(capsys):
@@ -67,6 +37,12 @@ def test_correct_versions_pass(capsys):
         checks.check_softmax(softmax_ok, seed=seed, shapes=[(3, 7), (128, 10)])
         checks.check_cross_entropy(ce_ok, seed=seed, shapes=[(9, 4), (1, 10)])
     assert capsys.readouterr().out.count("✅") == 8
+
+
+def test_the_solution_passes(capsys):
+    checks.check_softmax(catalogue.solution_function(LESSON, "softmax"))
+    checks.check_cross_entropy(catalogue.solution_function(LESSON, "cross_entropy"))
+    assert capsys.readouterr().out.count("✅") == 2
 
 
 @pytest.mark.parametrize("mistake", list(SOFTMAX_WRONG))

@@ -1,4 +1,8 @@
-"""Lesson 05's checker: S MLPs at once with batched matmuls; each typical mistake is named."""
+"""Lesson 05's checker: S MLPs at once with batched matmuls; each typical mistake is named.
+
+The known-wrong answers are data, in grading/known_wrong/lesson05.py (the same code that the
+autograding tests hand in); each is run here as the notebook would define it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import pytest
 import torch
 
 from course_utils import checks
+from grading import catalogue
 
 
 def ok(X, W1, b1, W2, b2):
@@ -21,20 +26,8 @@ def ok_bmm(X, W1, b1, W2, b2):
     return torch.baddbmm(b2[:, None, :], torch.relu(torch.baddbmm(b1[:, None, :], Xs, W1)), W2)
 
 
-WRONG = {
-    "no relu": (lambda X, W1, b1, W2, b2: (X @ W1 + b1[:, None]) @ W2 + b2[:, None],
-                "no nonlinearity"),
-    "bias per example": (lambda X, W1, b1, W2, b2: torch.relu(X @ W1 + b1) @ W2 + b2,
-                         "per example instead of per model"),
-    "model 0's weights for all": (lambda X, W1, b1, W2, b2: torch.relu(
-        X @ W1[:1] + b1[:1, None]) @ W2[:1] + b2[:1, None] + 0 * W1.sum((1, 2))[:, None, None],
-        "model 0 is right"),
-    "models last": (lambda X, W1, b1, W2, b2: ok(X, W1, b1, W2, b2).transpose(0, 1),
-                    "the models come first"),
-    "summed over models": (lambda X, W1, b1, W2, b2: ok(X, W1, b1, W2, b2).sum(0),
-                           "one output for all"),
-    "in place relu": (lambda X, W1, b1, W2, b2: ok(X.relu_(), W1, b1, W2, b2), "in place"),
-}
+LESSON = "05_overparameterization"
+WRONG = catalogue.wrong_functions(LESSON, "stacked_mlp")
 
 
 def test_correct_versions_pass(capsys):
@@ -42,6 +35,11 @@ def test_correct_versions_pass(capsys):
         checks.check_stacked_mlp(fn)
     checks.check_stacked_mlp(ok, seed=3, shapes=[(5, 5, 10, 8, 3), (2, 64, 196, 32, 10)])
     assert capsys.readouterr().out.count("✅") == 4
+
+
+def test_the_solution_passes(capsys):
+    checks.check_stacked_mlp(catalogue.solution_function(LESSON, "stacked_mlp"))
+    assert capsys.readouterr().out.count("✅") == 1
 
 
 @pytest.mark.parametrize("mistake", list(WRONG))

@@ -1,4 +1,8 @@
-"""Lesson 08's checkers: the challenge under a counted budget, and the quiz."""
+"""Lesson 08's checkers: the challenge under a counted budget, and the quiz.
+
+The known-wrong answers are data, in grading/known_wrong/lesson08.py (the same code that the
+autograding tests hand in); each is run here as the notebook would define it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import torch.nn.functional as F
 
 from course_utils import checks
 from course_utils.models import MLP
+from grading import catalogue
 from tests.conftest import needs_mnist
 
 
@@ -32,13 +37,9 @@ def test_counted_data_counts_and_stops():
     assert data.used == 3
 
 
-CHALLENGE_WRONG = {
-    "over budget": (lambda d, g: _sgd_run(d, g, steps=d.budget // 100 + 1), "more than its budget"),
-    "plain SGD at a small learning rate": (
-        lambda d, g: _sgd_run(d, g, lr=0.01, optimizer="sgd", steps=50), "below the 95%"),
-    "returns nothing": (lambda d, g: None, "return the trained model"),
-    "wrong output": (lambda d, g: (lambda x: x[:, :3]), "expected (10000, 10)"),
-}
+LESSON = "08_tuning"
+CHALLENGE_WRONG = catalogue.wrong_functions(LESSON, "train_challenge")
+QUIZ_WRONG = [m for m in catalogue.mistakes(LESSON) if m.exercise.startswith("quiz_")]
 
 
 @needs_mnist
@@ -84,6 +85,14 @@ def test_quiz_right_answer_passes_wrong_ones_fail_without_revealing(question, ca
         msg = str(err.value)
         assert "not the right answer" in msg and "Look at: lesson" in msg
         assert f'"{right}"' not in msg  # the right letter is never shown
+
+
+@pytest.mark.parametrize("mistake", QUIZ_WRONG, ids=lambda m: m.label)
+def test_quiz_known_wrong_answers_fail(mistake):
+    question = mistake.exercise.removeprefix("quiz_")
+    with pytest.raises(AssertionError, match=mistake.words):
+        checks.check_quiz(mistake.function(), question)
+    checks.check_quiz(catalogue.solution_function(LESSON, mistake.exercise), question)
 
 
 def test_quiz_answer_must_be_one_letter():

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 import nbformat
 import pytest
 
-from tests import catalogue
-from tests.catalogue import add_cell, edited, move, set_cell
+from grading import catalogue
+from grading.catalogue import add_cell, edited, move, set_cell
 from tests.conftest import ROOT, needs_mnist
 from tests.test_feedback import points, sections, text
 from tools.postgres import postgres_server

@@ -20,9 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import feedback
-from tests import catalogue
-from tests.catalogue import add_cell, edited
+from grading import catalogue, feedback
+from grading.catalogue import add_cell, edited
 from tests.conftest import ROOT, needs_mnist
 
 LESSON = "01_task_and_loss"

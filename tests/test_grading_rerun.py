@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from tests import catalogue
+from grading import catalogue
 from tests.conftest import ROOT, needs_mnist
 from tests.test_feedback import points, sections, text
 
