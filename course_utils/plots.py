@@ -136,12 +136,12 @@ def show_digits(
 
 def show_weight_templates(W: torch.Tensor, titles: Sequence[str] | None = None):
     """Each row of W (10, 784) as a 28x28 image: red pixels vote for the class, blue against."""
-    W = W.detach().cpu().reshape(-1, 28, 28).numpy()
-    k = len(W)
-    vmax = float(np.abs(W).max())
+    images = W.detach().cpu().reshape(-1, 28, 28).numpy()
+    k = len(images)
+    vmax = float(np.abs(images).max())
     fig, axes = plt.subplots(1, k, figsize=(1.3 * k, 1.6), squeeze=False)
     for i, ax in enumerate(axes.flat):
-        im = ax.imshow(W[i], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        im = ax.imshow(images[i], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
         ax.set_title(titles[i] if titles else str(i), fontsize=9)
         ax.axis("off")
     fig.colorbar(im, ax=list(axes.flat), shrink=0.8, pad=0.01)

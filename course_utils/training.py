@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -173,7 +173,7 @@ def train(
         if t % 10 == 0 or t == total:
             bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
         done = t == total or watch.out_of(time_budget) or not math.isfinite(loss_value)
-        if X_test is not None and (done or (eval_every and t % eval_every == 0)):
+        if X_test is not None and y_test is not None and (done or (eval_every and t % eval_every == 0)):
             with watch.paused():
                 test_loss, test_acc = evaluate(model, X_test, y_test)
             hist.eval_step.append(t)
@@ -185,7 +185,7 @@ def train(
     return hist
 
 
-def _as_update(optimizer, params: list[torch.Tensor]):
+def _as_update(optimizer, params: Sequence[torch.Tensor]):
     """(step, zero_grad) callables for a torch optimizer, an object with step(), or a function."""
     if hasattr(optimizer, "step"):
         zero = getattr(optimizer, "zero_grad", None) or (lambda: _zero_grads(params))

@@ -31,6 +31,9 @@ from pathlib import Path
 
 import nbformat
 
+from grading.course import grade_id as grade_id_of
+from grading.course import is_grade, is_solution, is_test, points
+
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 HARD_STOPS = {"KernelDied", "CellTimeout"}  # grading/guard.py: later cells were not run
@@ -46,7 +49,7 @@ MAX_LINES = 40  # of printed text per check: a student's own prints can be long
 def hidden_lines(source: Path) -> frozenset[str]:
     """The stripped lines (longer than 3 characters) of the source notebook's hidden-test blocks."""
     nb = nbformat.read(source, as_version=4)
-    lines = set()
+    lines: set[str] = set()
     for cell in nb.cells:
         for block in HIDDEN.findall(cell.source):
             lines.update(s for s in (line.strip() for line in block.splitlines()) if len(s) > 3)
@@ -69,15 +72,6 @@ def leaks(page: str, hidden: frozenset[str]) -> list[str]:
 # --------------------------------------------------------------------------- #
 
 
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def _is_test(cell) -> bool:
-    meta = _meta(cell)
-    return bool(meta.get("grade")) and not meta.get("solution")
-
-
 def _heading(cell) -> str | None:
     if cell.cell_type != "markdown":
         return None
@@ -93,7 +87,7 @@ def _heading_before(cells, index: int) -> str | None:
 
 def _find(cells, grade_id: str, cell_id: str | None = None) -> int | None:
     for i, cell in enumerate(cells):
-        if _meta(cell).get("grade_id") == grade_id:
+        if grade_id_of(cell) == grade_id:
             return i
     return next((i for i, c in enumerate(cells) if cell_id and c.get("id") == cell_id), None)
 
@@ -165,11 +159,10 @@ def _n(count: float, noun: str) -> str:
 def _where(cells, index: int, hidden: frozenset[str]) -> str:
     """A cell in words the student can find: the exercise, or its first line, and its section."""
     cell = cells[index]
-    meta = _meta(cell)
-    if meta.get("solution"):
-        what = f"your exercise cell `{meta.get('grade_id', '?')}`"
-    elif meta.get("grade"):
-        what = f"the check `{meta.get('grade_id', '?')}`"
+    if is_solution(cell):
+        what = f"your exercise cell `{grade_id_of(cell) or '?'}`"
+    elif is_grade(cell):
+        what = f"the check `{grade_id_of(cell) or '?'}`"
     else:  # an ordinary cell: never a test cell, so its first line is safe to quote
         first = next((s.strip() for s in cell.source.splitlines() if s.strip()), "")
         first = scrub(first, hidden)[:70]
@@ -185,7 +178,7 @@ def _cap(text: str) -> str:
 def _stops(cells, scores: dict, hidden: frozenset[str]) -> list[tuple[str, str]]:
     """("alert" or "note", plain words) for each kernel death or timeout: where, and what it cost."""
     said = []
-    graded = [(i, _meta(c)["grade_id"]) for i, c in enumerate(cells) if _is_test(c)]
+    graded = [(i, grade_id_of(c)) for i, c in enumerate(cells) if is_test(c)]
     for i, cell in enumerate(cells):
         names = {e.get("ename") for e in _errors(cell)}
         if names & HARD_STOPS:
@@ -204,7 +197,7 @@ def _stops(cells, scores: dict, hidden: frozenset[str]) -> list[tuple[str, str]]
         elif INTERRUPTED in names:
             # The kernel went on: what the cell should have defined is missing for the checks of
             # its section (up to the next exercise cell).
-            end = next((j for j in range(i + 1, len(cells)) if _meta(cells[j]).get("solution")), len(cells))
+            end = next((j for j in range(i + 1, len(cells)) if is_solution(cells[j])), len(cells))
             affected = [g for j, g in graded if i <= j < end]
             what = (f"{_cap(_where(cells, i, hidden))} ran longer "
                     "than the time limit and was interrupted; the notebook went on from the next cell.")
@@ -224,11 +217,11 @@ def _stops(cells, scores: dict, hidden: frozenset[str]) -> list[tuple[str, str]]
 def _check(cells, index: int, ag_cells, scores: dict, hidden: frozenset[str]) -> Check:
     """One graded check: points, verdict and the checker's diagnosis (never source or traceback)."""
     cell = cells[index]
-    grade_id = _meta(cell)["grade_id"]
-    ex = next((j for j in range(index - 1, -1, -1) if _meta(cells[j]).get("solution")), None)
-    exercise = _meta(cells[ex]).get("grade_id", grade_id) if ex is not None else grade_id
+    grade_id = grade_id_of(cell) or f"cell {index}"  # a released test cell always has its id
+    ex = next((j for j in range(index - 1, -1, -1) if is_solution(cells[j])), None)
+    exercise = (grade_id_of(cells[ex]) or grade_id) if ex is not None else grade_id
     section = _heading_before(cells, ex if ex is not None else index)
-    score, possible = scores.get(grade_id, (None, float(_meta(cell).get("points", 0))))
+    score, possible = scores.get(grade_id, (None, points(cell)))
     if ag_cells is None:
         return Check(grade_id, exercise, section, score, possible, "not graded",
                      "Not graded: there was no notebook to run (see above).")
@@ -309,7 +302,7 @@ def report(course: Path, lesson: str, student: str, scores: dict | None, problem
         alerts.append(("alert", "Your notebook has not been graded yet."))
     if ag_cells is not None:
         alerts.extend(_stops(ag_cells, scores, hidden))
-    checks = [_check(cells, i, ag_cells, scores, hidden) for i, c in enumerate(cells) if _is_test(c)]
+    checks = [_check(cells, i, ag_cells, scores, hidden) for i, c in enumerate(cells) if is_test(c)]
     return Report(student, lesson, title, checks, alerts)
 
 

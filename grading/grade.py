@@ -160,6 +160,7 @@ def _grade_all(course: Path, name: str, students: list[str], workers: int):
                                             cwd=course, env=env, stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=log, text=True)
                 t0 = time.perf_counter()
+                assert proc.stdin is not None and proc.stdout is not None  # both are pipes
                 try:
                     proc.stdin.write(student + "\n")
                     proc.stdin.flush()
@@ -176,7 +177,7 @@ def _grade_all(course: Path, name: str, students: list[str], workers: int):
                 done.put((student, False, time.perf_counter() - t0,
                           f"the grading process died (exit {proc.returncode}): {tail}"))
                 proc = None
-            if proc is not None:
+            if proc is not None and proc.stdin is not None:
                 proc.stdin.close()
                 proc.wait()
         done.put(None)

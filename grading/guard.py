@@ -23,6 +23,8 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 
+from grading.course import is_test
+
 
 def _error(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue,
@@ -123,8 +125,7 @@ class RestoreTests(Preprocessor):
             return nb, resources
         source = nbformat.read(path, as_version=4).cells
         for i, cell in enumerate(source):
-            meta = cell.metadata.get("nbgrader", {})
-            if not (meta.get("grade") and not meta.get("solution")) or i == 0:
+            if not is_test(cell) or i == 0:
                 continue
             anchor = source[i - 1].get("id")
             ids = [c.get("id") for c in nb.cells]

@@ -25,7 +25,7 @@ from nbgrader.preprocessors import (
 from grading.course import GRADING, gradebook_url
 from grading.guard import GuardedExecute, RestoreTests
 
-c = get_config()  # noqa: F821 (provided by nbgrader)
+c = get_config()  # type: ignore[name-defined]  # noqa: F821 (nbgrader provides it)
 
 c.CourseDirectory.course_id = "optim-mnist"
 c.CourseDirectory.root = "."

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from grading.course import is_grade
 from tools.notebook_runner import execute
 
 # Kernels started by the tests (and two pytest workers) share two cores: one OpenMP thread each,
@@ -57,19 +58,42 @@ def assert_runs_clean(run) -> None:
     """No cell raised, and every graded check printed its ✅."""
     assert run.errors() == []
     for cell in run.nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade"):
+        if is_grade(cell):
             assert "✅" in "".join(o.get("text", "") for o in cell.outputs), cell.id
 
 
-# With `--dist loadfile --no-loadscope-reorder` (Makefile), pytest-xdist hands out test files in
-# this order, two per worker to start with: the class grading (most of an hour) starts at once on
-# one worker with a seconds-long file queued behind it; the browser tests start on the other.
-FIRST = ("test_class_grading.py", "test_browser.py", "test_lint.py")
+# Scheduling (Makefile: `--dist loadgroup`): the tests of one xdist group run on one worker, in
+# order. A lesson's group is its claims file (test_lessonNN.py: one execution of the solution, kept
+# alive for the probes), its nbgrader round trip and, for lesson 04, the HTML page built from that
+# same execution; every other file is a group of its own, so module-scoped fixtures (a JupyterLab
+# server, a graded class) are set up once. Groups are handed out longest first.
+LONGEST_FIRST = ("test_browser.py", "test_class_grading.py", "test_grading_hostile.py",
+                 "test_feedback.py", "test_grading_rerun.py")
 
 
+def _lesson_of(item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec and "lesson" in callspec.params:
+        return callspec.params["lesson"]
+    if item.path.name.startswith("test_lesson") or item.path.name == "test_html.py":
+        return getattr(item.module, "LESSON", None)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        name = item.path.name
-        return FIRST.index(name) if name in FIRST else len(FIRST)
+    for item in items:
+        if not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(_lesson_of(item) or item.path.name))
 
-    items.sort(key=rank)  # stable: the rest keep their order
+    def rank(item) -> tuple:
+        name = item.path.name
+        lesson = _lesson_of(item)
+        if name in LONGEST_FIRST:
+            return (0, LONGEST_FIRST.index(name), "")
+        if lesson:  # a lesson's claims first (they start its kernel), then its round trip, its page
+            order = 0 if name.startswith("test_lesson") else 1 if name == "test_round_trip.py" else 2
+            return (1, lesson, order)
+        return (2, name, "")
+
+    items.sort(key=rank)  # stable: a file's tests keep their order

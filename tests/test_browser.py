@@ -19,6 +19,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from grading.course import is_grade, is_solution
 from tests.browser import LabPage, chromium_page, ensure_chromium, jupyterlab
 from tests.conftest import ROOT, lesson_names, needs_mnist
 
@@ -64,10 +65,6 @@ def _saved(lab: LabPage, path: str) -> nbformat.NotebookNode:
 def _errors(nb) -> dict[str, str]:
     return {c.id: o.ename for c in nb.cells if c.cell_type == "code"
             for o in c.outputs if o.output_type == "error"}
-
-
-def _grade(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
 
 
 def _plot_srcs(box) -> list[str]:
@@ -194,7 +191,7 @@ def test_solution_runs_in_jupyterlab_and_its_widgets_redraw(lab, name):
         assert _errors(nb) == {}
         assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), "Run All stopped early"
         for cell in nb.cells:
-            if _grade(cell).get("grade"):
+            if is_grade(cell):
                 assert "✅" in "".join(o.get("text", "") for o in cell.outputs), cell.id
 
         boxes = lab.notebook.locator(".widget-vbox:has(> .widget-output)").all()
@@ -228,9 +225,9 @@ def test_student_copy_fails_only_in_its_checks(lab, name):
         nb = _saved(lab, path)
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), "a cell did not run"
     errors = _errors(nb)
-    graded = {c.id for c in nb.cells if _grade(c).get("grade")}
+    graded = {c.id for c in nb.cells if is_grade(c)}
     exercise_checks = {nb.cells[i + 1].id for i, c in enumerate(nb.cells)
-                       if _grade(c).get("solution") and c.cell_type == "code"}
+                       if is_solution(c) and c.cell_type == "code"}
     assert set(errors) <= graded, f"errors outside the check cells: {set(errors) - graded}"
     assert exercise_checks <= set(errors), "a blank exercise passed its check"
     assert set(errors.values()) == {"NotImplementedError"}, errors

@@ -40,7 +40,7 @@ from tests.conftest import ROOT, needs_mnist
 from tests.test_feedback import points, sections, text
 from tools.postgres import postgres_server
 
-pytestmark = [needs_mnist, pytest.mark.slow]
+pytestmark = [needs_mnist, pytest.mark.slow, pytest.mark.full]
 LESSONS = list(catalogue.SOURCES)
 WORKERS = 2
 CELL_TIMEOUT = 60  # s: an endless loop costs this much; the slowest solution cell takes 10 s

@@ -25,6 +25,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from IPython.core.inputtransformer2 import TransformerManager  # noqa: E402
 
+from grading.course import is_locked  # noqa: E402
 from tests.conftest import ROOT, lesson_names, needs_mnist  # noqa: E402
 
 NOTEBOOKS = [f"{folder}/{name}" for folder in ("notebooks", "solutions") for name in lesson_names()]
@@ -108,7 +109,7 @@ def test_badge_first_then_setup_cell(path):
     assert badge.group(1) == url
     setup = cells[1]
     assert setup.cell_type == "code" and setup.get("id") == "setup", "the setup cell must come second"
-    assert setup.metadata.get("nbgrader", {}).get("locked"), "students must not edit the setup cell"
+    assert is_locked(setup), "students must not edit the setup cell"
     assert ("matplotlib", "inline") in _magics(_tree(setup.source))
     assert "from course_utils.models import get_device" in setup.source
 

@@ -23,7 +23,7 @@ from grading import catalogue
 from tests.conftest import ROOT, needs_mnist
 from tests.test_feedback import points, sections, text
 
-pytestmark = [needs_mnist, pytest.mark.slow]
+pytestmark = [needs_mnist, pytest.mark.slow, pytest.mark.full]
 LESSON = "04_momentum"
 NOT_A_NOTEBOOK = b'{"cells": [ this is not json'
 

@@ -12,6 +12,7 @@ from importlib.metadata import version
 import nbformat
 import pytest
 
+from grading.course import is_solution
 from tests.conftest import ROOT, needs_mnist
 
 LESSON = "04_momentum"  # among the quickest lessons to run
@@ -49,7 +50,7 @@ def _marked(source: str, begin: str, end: str) -> list[str]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("html")
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "build_html.py"), LESSON, "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "tools.build_html", LESSON, "--out", str(out)],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
@@ -68,7 +69,7 @@ def test_page_has_the_run_plots_embedded(built):
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
     solution = nbformat.read(ROOT / "solutions" / f"{LESSON}.ipynb", as_version=4)
     plotting = [c for c in solution.cells if c.cell_type == "code" and "plt." in c.source
-                and not c.metadata.get("nbgrader", {}).get("solution")]
+                and not is_solution(c)]
     assert len(plots) >= len(plotting) > 0
     # the widget: its first plot, after a note with its controls' values (and no progress bars)
     notes = re.findall(r"Interactive in JupyterLab or Colab; drawn here for (.+?)\.\n", page.text)

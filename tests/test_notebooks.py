@@ -9,6 +9,7 @@ import sys
 import nbformat
 import pytest
 
+from grading.course import is_solution, is_test, points
 from tests.conftest import ROOT, lesson_names
 
 LESSONS = lesson_names()
@@ -17,17 +18,13 @@ def _cells(name: str, folder: str = "solutions"):
     return nbformat.read(ROOT / folder / f"{name}.ipynb", as_version=4).cells
 
 
-def _grade_meta(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
 def test_there_are_lessons():
     assert LESSONS and LESSONS[0] == "01_task_and_loss"
 
 
 def test_student_copies_in_sync_with_solutions():
     """notebooks/ must equal a fresh nbgrader release of solutions/ (run `make notebooks`)."""
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "release.py"), "--check"],
+    proc = subprocess.run([sys.executable, "-m", "tools.release", "--check"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -43,14 +40,13 @@ def test_lesson_structure(name):
     assert "interactive_figure(" in text, f"{name} has no interactive widget"
     assert "$" in text, f"{name} has no math"
     # Each exercise: a solution cell, then a graded check cell with visible and hidden tests.
-    solutions = [i for i, c in enumerate(cells) if _grade_meta(c).get("solution")]
+    solutions = [i for i, c in enumerate(cells) if is_solution(c)]
     assert solutions, f"{name} has no exercise"
     for i in solutions:
         if cells[i].cell_type == "markdown":
             continue
         check = cells[i + 1]
-        meta = _grade_meta(check)
-        assert meta.get("grade") and meta.get("points", 0) > 0, f"cell after {cells[i].id} is not graded"
+        assert is_test(check) and points(check) > 0, f"cell after {cells[i].id} is not graded"
         assert re.search(r"check_\w+\(", check.source), f"{check.id} calls no checker"
         assert "### BEGIN HIDDEN TESTS" in check.source, f"{check.id} has no hidden tests"
         assert "### BEGIN SOLUTION" in cells[i].source

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
 
-from grading.course import NOTEBOOKS, ROOT, SOLUTIONS, lessons
+from grading.course import NOTEBOOKS, ROOT, SOLUTIONS, is_grade, is_solution, lessons
 from tools import notebook_runner
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -83,10 +83,9 @@ def reader_copy(executed: nbformat.NotebookNode, student: nbformat.NotebookNode)
         if cell.get("id") not in by_id:
             sys.exit(f"cell {cell.get('id')} is not in the student copy: run `make notebooks`")
         copy = nbformat.from_dict(by_id[cell.get("id")])
-        grading = cell.metadata.get("nbgrader", {})
         if copy.cell_type == "code":
             copy.outputs, copy.execution_count = [], None
-            if not (grading.get("solution") or grading.get("grade")):
+            if not (is_solution(cell) or is_grade(cell)):
                 copy.execution_count = cell.execution_count
                 for out in cell.outputs:
                     if WIDGET_VIEW in out.get("data", {}):
