@@ -10,7 +10,7 @@ SHARED_MNIST := ../shared/data/MNIST/raw
 # nbgrader starts `alembic` as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install system-deps lab test test-full test-fast notebooks lint bench bench-all data mnist-cache clean html
+.PHONY: install system-deps lab test test-full test-fast notebooks lint format bench bench-all data mnist-cache clean html
 
 install: $(STAMP)
 
@@ -79,8 +79,17 @@ bench-all: $(STAMP) data
 html: $(STAMP) data
 	$(BIN)/python tools/build_html.py $(LESSONS)
 
+# ruff lint and format check on every Python file and notebook; mypy on the packages students and
+# instructors run (pre-commit runs the same, see CONTRIBUTING.md).
 lint: $(STAMP)
-	$(BIN)/ruff check course_utils tools tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy course_utils grading
+
+# Apply ruff's formatting and safe fixes everywhere.
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 clean:
 	rm -rf $(VENV) build grading/source grading/release grading/gradebook.db

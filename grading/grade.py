@@ -17,7 +17,9 @@ import argparse
 import json
 import os
 import queue
+import re
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -57,22 +59,70 @@ def release(course: Path, names: list[str], source: Path = SOLUTIONS) -> None:
     print(f"released {', '.join(names)}")
 
 
-def collect(course: Path, folder: Path, lesson: str | None, source: Path = SOLUTIONS) -> None:
+# A student id becomes a folder name and an nbgrader argument: letters, digits and . _ @ + - only
+# (no glob characters, no path separators, no leading dot or dash).
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
+
+
+def _real_dir(path: Path) -> bool:
+    """A directory that is not a symbolic link."""
+    return not path.is_symlink() and path.is_dir()
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The bytes of a regular file reached without following a link; None for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None  # a link (ELOOP), a missing file, a FIFO we may not open
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read()
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write data to path as a new file: through a temporary name and a rename, so a link that
+    stands at `path` is replaced, never followed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def collect(course: Path, folder: Path, lesson: str | None, source: Path = SOLUTIONS) -> list[str]:
     """Copy FOLDER/<student>/<lesson>.ipynb (or nbgrader's <student>/<lesson>/<lesson>.ipynb).
 
-    A file that is not a readable notebook is kept beside the others as
-    `<lesson>.ipynb.broken`: nbgrader then scores it 0 as a missing notebook, and
-    problems.json says why.
+    Only real folders and regular files inside FOLDER are taken: a symbolic link anywhere on the
+    way, or a student id that is not safe for nbgrader (see SAFE_ID), is refused and listed; the
+    return value is that list. A file that is not a readable notebook is kept beside the others as
+    `<lesson>.ipynb.broken`: it is scored 0 and problems.json says why.
     """
     known = lessons(None, source) if lesson is None else [lesson]
     problems = _problems(course)
-    count = 0
-    for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        student = student_dir.name
+    count, refused = 0, []
+    for entry in sorted(folder.iterdir()):
+        student = entry.name
+        if entry.is_symlink():
+            refused.append(f"{student}: a symbolic link, not a folder of the inbox")
+            continue
+        if not entry.is_dir():
+            continue
+        if not SAFE_ID.fullmatch(student):
+            refused.append(f"{student!r}: not a safe student id (letters, digits and . _ @ + - only)")
+            continue
         for name in known:
-            candidates = [student_dir / f"{name}.ipynb", student_dir / name / f"{name}.ipynb"]
-            src = next((c for c in candidates if c.is_file()), None)
-            if src is None:
+            for candidate, parent in ((entry / f"{name}.ipynb", entry),
+                                      (entry / name / f"{name}.ipynb", entry / name)):
+                if candidate.is_symlink() or (parent is not entry and parent.is_symlink()):
+                    refused.append(f"{student}/{candidate.relative_to(entry)}: a symbolic link")
+                    data = None
+                    break
+                data = _read_regular(candidate) if _real_dir(parent) else None
+                if data is not None:
+                    break
+            if data is None:
                 continue
             dest = course / "submitted" / student / name
             dest.mkdir(parents=True, exist_ok=True)
@@ -80,16 +130,22 @@ def collect(course: Path, folder: Path, lesson: str | None, source: Path = SOLUT
                 old.unlink()
             key = f"{name}/{student}"
             try:
-                nbformat.validate(nbformat.read(src, as_version=4))
-            except Exception as err:  # not JSON, not a notebook, wrong schema
-                shutil.copy2(src, dest / f"{name}.ipynb.broken")
+                nbformat.validate(nbformat.reads(data.decode("utf-8"), as_version=4))
+            except Exception as err:  # not UTF-8, not JSON, not a notebook, wrong schema
+                _write_new(dest / f"{name}.ipynb.broken", data)
                 problems[key] = f"not a readable notebook ({type(err).__name__}: {err}); scored 0"
             else:
-                shutil.copy2(src, dest / f"{name}.ipynb")
+                _write_new(dest / f"{name}.ipynb", data)
                 problems.pop(key, None)
             count += 1
     _save_problems(course, problems)
     print(f"collected {count} submission(s) into {course / 'submitted'}")
+    if refused:
+        print(f"refused {len(refused)} entr{'y' if len(refused) == 1 else 'ies'} of {folder} "
+              "(rename or replace them with real files, then collect again):")
+        for line in refused:
+            print(f"  {line}")
+    return refused
 
 
 def _ensure_released(course: Path, name: str, source: Path) -> None:

@@ -2,7 +2,7 @@
 
     python tools/release.py            # stamp solutions/, regenerate every notebooks/ copy
     python tools/release.py 01_task_and_loss
-    python tools/release.py --check    # exit 1 if solutions/ or notebooks/ are out of date
+    python tools/release.py --check    # exit 1 if solutions/ carry outputs or notebooks/ are stale
 
 Each `solutions/NN_name.ipynb` is one nbgrader assignment `NN_name`. The tool
 first stamps its first two cells, the "Open in Colab" badge and the setup
@@ -72,6 +72,16 @@ def stamped(nb: nbformat.NotebookNode, name: str, cfg: dict) -> nbformat.Noteboo
 
 
 
+def with_outputs(names: list[str]) -> list[str]:
+    """Solutions that carry outputs or execution counts: the source of a lesson is kept clean."""
+    found = []
+    for name in names:
+        nb = nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
+        if any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code"):
+            found.append(name)
+    return found
+
+
 def stamp_solutions(names: list[str], check: bool) -> list[str]:
     """Stamp badge + setup cells; return the names that were (or would be) changed."""
     cfg = course_config()
@@ -111,11 +121,14 @@ def main(argv: list[str] | None = None) -> int:
             if not (NOTEBOOKS / f"{n}.ipynb").exists()
             or not filecmp.cmp(Path(tmp) / "out" / f"{n}.ipynb", NOTEBOOKS / f"{n}.ipynb", False)
         ]
+    dirty = with_outputs(names)
+    for n in dirty:
+        print(f"solutions/{n}.ipynb carries outputs: clear them (JupyterLab: Edit > Clear Outputs of All Cells)")
     for n in unstamped:
         print(f"solutions/{n}.ipynb: badge or setup cell out of date")
     for n in stale:
         print(f"notebooks/{n}.ipynb differs from a fresh release of solutions/{n}.ipynb")
-    if unstamped or stale:
+    if unstamped or stale or dirty:
         print("run: make notebooks")
         return 1
     print(f"{len(names)} lesson(s) in sync")
