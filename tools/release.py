@@ -36,6 +36,7 @@ if importlib.util.find_spec("course_utils") is None:
                     "git+{repository}@{branch}"], check=True)
 %matplotlib inline
 import torch
+torch.set_num_threads(1)  # one thread: the same numbers on every machine, busy or idle
 import course_utils
 from course_utils.models import get_device
 print(f"torch {{torch.__version__}} · course_utils {{course_utils.__version__}} · device {{get_device()}}")"""
