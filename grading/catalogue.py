@@ -70,20 +70,23 @@ def wrong_functions(lesson: str, exercise: str) -> dict[str, tuple[Callable, str
 
 # --------------------------------------------------------------------------- notebooks
 
+
 def solution_code(lesson: str) -> dict[str, str]:
     """Exercise cell id -> the solution's code (markers removed): a right answer."""
     nb = nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4)
     return {
         c.id: re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", "", c.source, flags=re.M)
-        for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+        for c in nb.cells
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
     }
 
 
 def notebook_imports(lesson: str) -> str:
     """The import lines of the lesson's import cell (the code cell that imports its checkers)."""
     nb = nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4)
-    cell = next(c for c in nb.cells
-                if c.cell_type == "code" and "from course_utils.checks import" in c.source)
+    cell = next(
+        c for c in nb.cells if c.cell_type == "code" and "from course_utils.checks import" in c.source
+    )
     lines = cell.source.splitlines(keepends=True)
     return "".join(line for line in lines if line.startswith(("import ", "from ")))
 
@@ -97,9 +100,12 @@ def solution_function(lesson: str, exercise: str) -> Callable:
 def points(lesson: str) -> dict[str, float]:
     """Test cell id -> its points, in notebook order."""
     nb = nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4)
-    return {c.id: c.metadata["nbgrader"]["points"] for c in nb.cells
-            if c.get("metadata", {}).get("nbgrader", {}).get("grade")
-            and not c.metadata["nbgrader"].get("solution")}
+    return {
+        c.id: c.metadata["nbgrader"]["points"]
+        for c in nb.cells
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+        and not c.metadata["nbgrader"].get("solution")
+    }
 
 
 def test_cell_of(lesson: str, exercise: str) -> str:
@@ -107,8 +113,7 @@ def test_cell_of(lesson: str, exercise: str) -> str:
     nb = nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4)
     ids = [c.id for c in nb.cells]
     tests = points(lesson)
-    return next(i for i in ids[ids.index(exercise):] if i in tests)
-
+    return next(i for i in ids[ids.index(exercise) :] if i in tests)
 
 
 def submission(lesson: str, code: dict[str, str]) -> nbformat.NotebookNode:
@@ -137,33 +142,40 @@ def hidden_test_lines(lesson: str) -> set[str]:
 
 # --------------------------------------------------------------------------- editing submissions
 
+
 def add_cell(source: str, after: str):
     """An edit: a code cell of the student's own, right after cell `after`."""
+
     def edit(nb):
         i = next(i for i, c in enumerate(nb.cells) if c.get("id") == after)
         cell = nbformat.v4.new_code_cell(source)
         cell["id"] = f"student-{len(nb.cells)}"
         nb.cells.insert(i + 1, cell)
+
     return edit
 
 
 def set_cell(cell_id: str, source: str | None):
     """An edit: the cell's source replaced, or (None) the cell deleted."""
+
     def edit(nb):
         if source is None:
             nb.cells = [c for c in nb.cells if c.get("id") != cell_id]
         else:
             next(c for c in nb.cells if c.get("id") == cell_id).source = source
+
     return edit
 
 
 def move(cell_id: str, *, after: str | None = None, before: str | None = None):
     """An edit: the cell moved right after `after` or right before `before`."""
+
     def edit(nb):
         cell = next(c for c in nb.cells if c.get("id") == cell_id)
         nb.cells.remove(cell)
         i = next(i for i, c in enumerate(nb.cells) if c.get("id") == (after or before))
         nb.cells.insert(i + 1 if after else i, cell)
+
     return edit
 
 

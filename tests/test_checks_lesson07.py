@@ -38,6 +38,7 @@ def _adam(bias=(True, True), power=0, sign=1, write_back=True, swap=False, fixed
             m_hat = new_m / (1 - beta1 ** (tt + power)) if bias[0] else new_m
             v_hat = new_v / (1 - beta2 ** (tt + power)) if bias[1] else new_v
             p -= sign * lr * m_hat / (v_hat.sqrt() + eps)
+
     return adam_step
 
 

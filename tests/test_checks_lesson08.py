@@ -18,8 +18,11 @@ from tests.conftest import needs_mnist
 
 def _sgd_run(data, generator, batch_size=100, lr=2e-3, optimizer="adam", steps=None):
     model = MLP(hidden=(128,))
-    opt = (torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam"
-           else torch.optim.SGD(model.parameters(), lr=lr))
+    opt = (
+        torch.optim.Adam(model.parameters(), lr=lr)
+        if optimizer == "adam"
+        else torch.optim.SGD(model.parameters(), lr=lr)
+    )
     for _ in range(steps if steps is not None else data.budget // batch_size):
         xb, yb = data.batch(torch.randint(0, data.n, (batch_size,), generator=generator))
         opt.zero_grad()
@@ -70,8 +73,18 @@ def checks_can_load_mnist() -> bool:
     return real_mnist_available()
 
 
-RIGHT = {"q1": "b", "q2": "c", "q3": "a", "q4": "d", "q5": "b", "q6": "a", "q7": "c",
-         "q8": "d", "q9": "b", "q10": "a"}
+RIGHT = {
+    "q1": "b",
+    "q2": "c",
+    "q3": "a",
+    "q4": "d",
+    "q5": "b",
+    "q6": "a",
+    "q7": "c",
+    "q8": "d",
+    "q9": "b",
+    "q10": "a",
+}
 
 
 @pytest.mark.parametrize("question", list(RIGHT))
@@ -106,6 +119,6 @@ def test_quiz_answer_must_be_one_letter():
 def test_the_checker_does_not_hold_the_answers_in_plain_text():
     import inspect
 
-    source = inspect.getsource(checks.check_quiz) + repr(checks._QUIZ)
+    source = inspect.getsource(checks.check_quiz) + repr(checks.challenge._QUIZ)
     for q, letter in RIGHT.items():
         assert f'"{q}": "{letter}"' not in source

@@ -30,8 +30,9 @@ def test_untouched_torch_passes(capsys):
     assert "✅" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("owner, attr", [(torch, "allclose"), (torch, "isclose"),
-                                         (torch.Tensor, "max"), (importlib, "reload")])
+@pytest.mark.parametrize(
+    "owner, attr", [(torch, "allclose"), (torch, "isclose"), (torch.Tensor, "max"), (importlib, "reload")]
+)
 def test_replaced_function_is_named(owner, attr, monkeypatch, capsys):
     fake = notebook_function("def fake(*args, **kwargs):\n    return True\n", "fake")
     monkeypatch.setattr(owner, attr, fake)
@@ -47,3 +48,25 @@ def test_replaced_module_is_named(monkeypatch):
     with pytest.raises(checks.CheckFailure, match="module `course_utils.checks` was replaced"):
         checks.check_softmax(softmax)
 
+
+@pytest.mark.parametrize("sub", checks._SUBMODULES)
+def test_replaced_submodule_is_named(sub, monkeypatch):
+    monkeypatch.setitem(sys.modules, f"course_utils.checks.{sub}", types.ModuleType(sub))
+    with pytest.raises(checks.CheckFailure, match=f"module `course_utils.checks.{sub}` was replaced"):
+        checks.check_softmax(softmax)
+
+
+def test_reloading_the_package_gives_fresh_checkers(monkeypatch, capsys):
+    """What a hidden test does: importlib.reload(course_utils.checks).check_xxx(...)."""
+    fake_pass = notebook_function("def check_softmax(fn, **kwargs):\n    print('✅ fine')\n", "check_softmax")
+    monkeypatch.setattr(checks, "check_softmax", fake_pass)
+    monkeypatch.setattr(checks.losses, "check_softmax", fake_pass)
+    always = notebook_function("def close(*args, **kwargs):\n    return True\n", "close")
+    monkeypatch.setattr(checks.reporting, "_close", always)
+    monkeypatch.setattr(checks.calling, "_untampered", notebook_function("def u(name):\n    pass\n", "u"))
+    wrong = notebook_function("def softmax(z):\n    return z\n", "softmax")
+    fresh = importlib.reload(checks)
+    assert fresh.check_softmax is not fake_pass and fresh.losses.check_softmax is not fake_pass
+    with pytest.raises(AssertionError, match="softmax: "):
+        fresh.check_softmax(wrong)
+    assert "❌" in capsys.readouterr().out

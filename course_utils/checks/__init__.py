@@ -1,0 +1,66 @@
+"""Checks that teach and grade.
+
+Each `check_<exercise>(fn, seed=0, ...)` runs the student's function on random
+inputs, compares it with an independent oracle (torch's own implementation, or
+a property the answer must have) and either prints a ✅ line or prints a
+diagnosis in plain words, "what is wrong" and "what to look at", and raises
+AssertionError. A function that still raises NotImplementedError gets a
+reminder and the NotImplementedError itself. The same call is the nbgrader
+graded cell; hidden tests call it again with other seeds and sizes.
+
+A checker holds no solution: it calls torch, or tests properties. The package, by family:
+
+- reporting: CheckFailure, ✅/❌ lines, comparisons, the walk over a table of known mistakes
+- calling: running the student's function (torch's own versions forbidden, tampering refused)
+- losses (lesson 01), search (02), optimizers (03, 04, 07), mlp (05), minibatches (06),
+  challenge (08: the challenge and the quiz)
+
+A hidden test runs `importlib.reload(course_utils.checks).check_xxx(...)` to get a fresh copy of
+the checker that nothing a notebook patched can reach. Reloading a package runs only this file,
+so this file reloads every submodule already loaded, each after those it imports, before it
+re-exports the checkers: every function a check uses is then fresh.
+"""
+
+import importlib as _importlib
+import sys as _sys
+
+# Each submodule after the ones it imports.
+_SUBMODULES = ("reporting", "calling", "losses", "search", "optimizers", "minibatches", "mlp", "challenge")
+
+for _name in _SUBMODULES:
+    _module = _sys.modules.get(f"{__name__}.{_name}")
+    if _module is None:
+        _importlib.import_module(f"{__name__}.{_name}")
+    else:
+        _importlib.reload(_module)
+del _name, _module
+
+from course_utils.checks.challenge import BudgetExceeded, CountedData, check_challenge, check_quiz  # noqa: E402
+from course_utils.checks.losses import check_cross_entropy, check_softmax  # noqa: E402
+from course_utils.checks.minibatches import check_sample_minibatch  # noqa: E402
+from course_utils.checks.mlp import check_stacked_mlp  # noqa: E402
+from course_utils.checks.optimizers import (  # noqa: E402
+    check_adam_step,
+    check_gradient_step,
+    check_momentum_step,
+    check_rmsprop_step,
+)
+from course_utils.checks.reporting import CheckFailure  # noqa: E402
+from course_utils.checks.search import check_random_search_step  # noqa: E402
+
+__all__ = [
+    "CheckFailure",
+    "check_softmax",
+    "check_cross_entropy",
+    "check_random_search_step",
+    "check_gradient_step",
+    "check_momentum_step",
+    "check_stacked_mlp",
+    "check_sample_minibatch",
+    "check_rmsprop_step",
+    "check_adam_step",
+    "BudgetExceeded",
+    "CountedData",
+    "check_challenge",
+    "check_quiz",
+]

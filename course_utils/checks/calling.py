@@ -1,0 +1,178 @@
+"""Calling the student's function: every way it can break becomes a diagnosis.
+
+`_call` refuses to grade when notebook code has replaced a function the checks rely on (tamper
+detection: `_untampered`), makes torch's own version of the exercise raise while the student's
+code runs (`_forbid`), and turns NotImplementedError, a forbidden call or a crash into a message.
+
+What counts as the course's own code is decided by file location: a function whose code lives in
+course_utils/, torch, the standard library or site-packages is trusted (`_TRUSTED`); code defined
+in a notebook cell has no such file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import traceback
+from collections.abc import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+from course_utils.checks.reporting import _fail
+
+__all__: list[str] = []
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))  # course_utils/checks
+
+
+class _Forbidden(Exception):
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+@contextlib.contextmanager
+def _forbid(targets: Iterable[tuple[object, str]]):
+    """Make torch's own versions of the exercise raise while the student's code runs."""
+    saved = []
+    for owner, attr in targets:
+        if hasattr(owner, attr):
+            original = getattr(owner, attr)
+            qualname = f"{getattr(owner, '__name__', type(owner).__name__)}.{attr}"
+
+            def blocked(*args, _q=qualname, **kwargs):
+                raise _Forbidden(_q)
+
+            saved.append((owner, attr, original))
+            setattr(owner, attr, blocked)
+    try:
+        yield
+    finally:
+        for owner, attr, original in reversed(saved):
+            setattr(owner, attr, original)
+
+
+def _trusted_dirs() -> tuple[str, ...]:
+    """course_utils/ (every checks submodule, data, models), torch, the stdlib and site-packages."""
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    dirs = {
+        os.path.dirname(_PACKAGE),
+        os.path.dirname(torch.__file__),
+        paths["stdlib"],
+        paths["purelib"],
+        paths["platlib"],
+        *site.getsitepackages(),
+    }
+    return tuple(os.path.realpath(d) + os.sep for d in dirs)
+
+
+_TRUSTED = _trusted_dirs()
+_TRUSTED_CODE: set = set()  # code objects already found in a trusted file
+
+
+def _replaced(value) -> bool:
+    """True if `value` is a function or object the notebook itself defined (not torch's, not Python's)."""
+    func = getattr(value, "__func__", value)
+    code = getattr(func, "__code__", None)
+    if code is not None:
+        if code in _TRUSTED_CODE:
+            return False
+        where = code.co_filename  # Python's frozen modules (importlib) have no file on disk
+        if where.startswith("<frozen ") or os.path.realpath(where).startswith(_TRUSTED):
+            _TRUSTED_CODE.add(code)
+            return False
+        return True
+    return type(value).__module__ == "__main__" or getattr(value, "__module__", None) == "__main__"
+
+
+def _untampered(name: str) -> None:
+    """Refuse to grade when notebook code has replaced a function the checks rely on.
+
+    `torch.allclose = lambda *a, **k: True` would make every comparison pass; this
+    names the replaced function instead, so a student who did it by accident learns why.
+    Every module of this package (course_utils.checks._SUBMODULES) is checked too, each by
+    where its file lies.
+    """
+    __tracebackhide__ = True
+    import builtins
+    import importlib
+    import sys
+
+    spaces = {
+        "torch": torch,
+        "torch.nn.functional": F,
+        "torch.Tensor": torch.Tensor,
+        "builtins": builtins,
+        "importlib": importlib,
+    }
+    for label, space in spaces.items():
+        for attr, value in list(vars(space).items()):
+            if callable(value) and _replaced(value):
+                _fail(
+                    name,
+                    f"`{label}.{attr}` was replaced by code in this notebook, so no check can trust it.",
+                    f"remove the line that assigns to `{label}.{attr}`, "
+                    "restart the kernel (Kernel → Restart) and run the notebook again.",
+                )
+    package = sys.modules.get("course_utils.checks")  # a stand-in without _SUBMODULES fails below
+    ours = [f"course_utils.checks.{sub}" for sub in getattr(package, "_SUBMODULES", ())]
+    for mod_name in ("torch", "torch.nn.functional", "course_utils", "course_utils.checks", *ours):
+        mod = sys.modules.get(mod_name)
+        path = getattr(mod, "__file__", None)
+        if mod is not None and not (path and os.path.realpath(path).startswith(_TRUSTED)):
+            _fail(
+                name,
+                f"the module `{mod_name}` was replaced by code in this notebook.",
+                "remove the line that assigns to it or to sys.modules, restart the kernel and "
+                "run the notebook again.",
+            )
+
+
+def _call(name: str, fn: Callable, *args, forbid=(), purpose: str = "", **kwargs):
+    """Run the student's function and turn every way it can break into a diagnosis."""
+    __tracebackhide__ = True
+    _untampered(name)
+    if not callable(fn):
+        _fail(name, f"expected a function, got {type(fn).__name__}.", f"pass `{name}` itself.")
+    try:
+        with _forbid(forbid):
+            return fn(*args, **kwargs)
+    except NotImplementedError:
+        print(
+            f"⏳ {name} is not written yet: replace `raise NotImplementedError()` "
+            "with your code, run that cell, then run this one again."
+        )
+        raise
+    except _Forbidden as err:
+        _fail(
+            name,
+            f"it calls torch's own `{err.what}`, which is what this exercise asks you to write.",
+            "build it from basic operations (torch.exp, .sum, .max, torch.log, indexing); "
+            "this check compares your result with torch's.",
+        )
+    except Exception as err:  # the student's code raised: say where and on what input
+        shapes = ", ".join(
+            f"shape {tuple(a.shape)}" if isinstance(a, torch.Tensor) else type(a).__name__ for a in args
+        )
+        _fail(
+            name,
+            f"raised {type(err).__name__}: {err}\n   (called with {shapes}{purpose})",
+            _where(err),
+        )
+
+
+def _where(err: BaseException) -> str:
+    """The student's line that raised: the last frame outside torch and this package."""
+    frames = [
+        f
+        for f in traceback.extract_tb(err.__traceback__)
+        if not f.filename.startswith(_PACKAGE + os.sep) and "site-packages" not in f.filename
+    ]
+    if not frames:
+        return "the first line of your function."
+    f = frames[-1]
+    return f"line {f.lineno} of your cell: `{(f.line or '').strip()}`"

@@ -1,0 +1,158 @@
+"""Lesson 08's checkers: the challenge (a training function under a counted budget) and the quiz."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from course_utils.checks.calling import _call
+from course_utils.checks.reporting import _fail, _pass
+
+__all__ = ["BudgetExceeded", "CountedData", "check_challenge", "check_quiz"]
+
+
+class BudgetExceeded(RuntimeError):
+    """The training function asked for more examples than its budget allows."""
+
+
+class CountedData:
+    """The training set, seen only through `batch(idx)`, which counts every example drawn.
+
+    data.n is the number of training examples; data.batch(idx) returns (X[idx], y[idx]) and
+    adds len(idx) to data.used; asking for more than data.budget examples in total raises
+    BudgetExceeded. One example drawn = one example-gradient of the budget (a forward pass
+    alone costs the same).
+    """
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, budget: int):
+        self._X, self._y = X, y
+        self.n = len(y)
+        self.budget = int(budget)
+        self.used = 0
+
+    @property
+    def left(self) -> int:
+        return self.budget - self.used
+
+    def batch(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(idx, dtype=torch.long).flatten()
+        if self.used + len(idx) > self.budget:
+            raise BudgetExceeded(
+                f"the budget of {self.budget:,} examples is used up ({self.used:,} drawn, "
+                f"this batch asks for {len(idx):,} more)"
+            )
+        self.used += len(idx)
+        return self._X[idx].clone(), self._y[idx].clone()
+
+
+def check_challenge(
+    train_challenge: Callable,
+    seed: int = 0,
+    budget: int = 60_000,
+    threshold: float = 0.95,
+) -> None:
+    """Run train_challenge(data, generator) under a counted budget; grade its test accuracy.
+
+    `data` is a CountedData over the 60,000 MNIST training images (budget examples at most);
+    the function returns a model (any callable mapping (N, 784) images to (N, 10) logits).
+    It passes when the model's accuracy on the 10,000 test images reaches `threshold`.
+    """
+    __tracebackhide__ = True
+    from course_utils.data import load_mnist
+
+    name = "train_challenge"
+    X, y = load_mnist("train")
+    X_test, y_test = load_mnist("test")
+    data = CountedData(X, y, budget)
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    over = object()
+
+    def under_budget(data, generator):
+        try:
+            return train_challenge(data, generator)
+        except BudgetExceeded:
+            return over
+
+    model = _call(name, under_budget, data, gen, purpose=f", a budget of {budget:,}")
+    if model is over:
+        _fail(
+            name,
+            f"it asked for more than its budget of {budget:,} training examples.",
+            "count your steps: steps × batch size must stay within data.budget "
+            "(data.left tells what is left).",
+        )
+    if model is None or not callable(model):
+        _fail(
+            name,
+            f"returned {type(model).__name__}; return the trained model.",
+            "the return statement at the end of your function.",
+        )
+    was_training = getattr(model, "training", None)
+    if hasattr(model, "eval"):
+        model.eval()
+    with torch.no_grad():
+        logits = model(X_test)
+    if was_training and hasattr(model, "train"):
+        model.train()
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (len(y_test), 10):
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        _fail(
+            name,
+            f"the model maps the (10000, 784) test images to {shape}, expected (10000, 10) logits.",
+            "the model's output layer.",
+        )
+    acc = (logits.argmax(dim=1) == y_test).float().mean().item()
+    if not acc >= threshold:
+        _fail(
+            name,
+            f"test accuracy {acc:.2%} with {data.used:,} of {budget:,} training "
+            f"examples: below the {threshold:.0%} the challenge asks for.",
+            "the learning rate first (lesson 08), then the optimizer (Adam, lesson 07), the "
+            "batch size (lesson 06) and the width of the network (lesson 05).",
+        )
+    _pass(
+        name,
+        f"test accuracy {acc:.2%} ≥ {threshold:.0%} using {data.used:,} of the "
+        f"{budget:,} training examples allowed.",
+    )
+
+
+# Salted hashes of the right answers: the check can tell right from wrong without holding
+# the answer in readable form.
+_QUIZ = {
+    "q1": ("e5920cc12241618a", "lesson 01, section 4 (the 0-1 loss and its surrogates)"),
+    "q2": ("5486c1ab756d6279", "lesson 02 (random search and the curse of dimensionality)"),
+    "q3": ("cbde0a1730211791", "lesson 03 (the gradient descent update)"),
+    "q4": ("a4d12318f084c93d", "lesson 04 (momentum on a badly conditioned valley)"),
+    "q5": ("40d9818b9c8eb829", "lesson 05, the lab (width against initialization)"),
+    "q6": ("5a534484604ffae5", "lesson 06, section 3 (gradient noise)"),
+    "q7": ("ad1ad72f92e8d86f", "lesson 06, section 2 (epochs and shuffling)"),
+    "q8": ("6dc10b0081a65a8f", "lesson 07, sections 3 and 4 (Adagrad and RMSprop)"),
+    "q9": ("f621eb2696f78b63", "lesson 07, section 5 (Adam's bias correction)"),
+    "q10": ("009ddadc3245edee", "lesson 08, section 1 (what to tune first)"),
+}
+
+
+def check_quiz(answer_fn: Callable[[], str], question: str) -> None:
+    """Check a quiz answer: answer_fn() returns one letter, a, b, c or d."""
+    __tracebackhide__ = True
+    import hashlib
+
+    name = f"quiz {question}"
+    if question not in _QUIZ:
+        _fail(name, f"there is no question {question!r}.", f"one of {list(_QUIZ)}.")
+    answer = _call(name, answer_fn)
+    if not isinstance(answer, str) or answer.strip().lower() not in ("a", "b", "c", "d"):
+        _fail(
+            name,
+            f'answer with one letter, "a", "b", "c" or "d"; got {answer!r}.',
+            'the return statement: return "a" (for example).',
+        )
+    letter = answer.strip().lower()
+    digest = hashlib.sha256(f"optim-course|{question}|{letter}".encode()).hexdigest()[:16]
+    expected, where = _QUIZ[question]
+    if digest != expected:
+        _fail(name, f'"{letter}" is not the right answer.', where)
+    _pass(name, f'"{letter}" is right.')
