@@ -51,7 +51,7 @@ lab: $(STAMP) data
 # pages, the browser. `make test-full` runs what that leaves out, slow by nature: classes of 30 per
 # lesson (SQLite and PostgreSQL) and the rerun/resubmission workflow. CI runs both.
 # Two pytest workers; a lesson's tests share one execution of it (see tests/conftest.py).
-PYTEST := $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=30
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder --durations=30
 test: $(STAMP) data mnist-cache system-deps
 	$(PYTEST) -m "not full"
 

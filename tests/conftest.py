@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -62,33 +63,46 @@ def assert_runs_clean(run) -> None:
             assert "✅" in "".join(o.get("text", "") for o in cell.outputs), cell.id
 
 
-# Scheduling (Makefile: `--dist loadgroup`): the tests of one xdist group run on one worker, in
-# order. A lesson's group is its claims file (test_lessonNN.py: one execution of the solution, kept
-# alive for the probes), its nbgrader round trip and, for lesson 04, the HTML page built from that
-# same execution; every other file is a group of its own, so module-scoped fixtures (a JupyterLab
-# server, a graded class) are set up once. Groups are handed out longest first.
+# Scheduling (Makefile: `-n 2 --dist loadscope`, with the scheduler below): the tests of one group
+# run on one worker, in order. A lesson's group is its claims file (test_lessonNN.py: one execution
+# of the solution, kept alive for the probes), its nbgrader round trip and, for lesson 04, the HTML
+# page built from that same execution; every other file is a group of its own, so module-scoped
+# fixtures (a JupyterLab server, a graded class) are set up once. Groups are handed out in the
+# order below: the longest first. (xdist's own `loadgroup` does not group under pytest 9.)
 LONGEST_FIRST = ("test_browser.py", "test_class_grading.py", "test_grading_hostile.py",
                  "test_feedback.py", "test_grading_rerun.py")
+HTML_LESSON = "04_momentum"  # the lesson test_html.py builds a page of
 
 
-def _lesson_of(item) -> str | None:
-    callspec = getattr(item, "callspec", None)
-    if callspec and "lesson" in callspec.params:
-        return callspec.params["lesson"]
-    if item.path.name.startswith("test_lesson") or item.path.name == "test_html.py":
-        return getattr(item.module, "LESSON", None)
-    return None
+def _lesson_of(nodeid: str) -> str | None:
+    """The lesson a test's node id belongs to, or None for a test of no lesson."""
+    path, _, rest = nodeid.partition("::")
+    name = path.rsplit("/", 1)[-1]
+    lesson = re.fullmatch(r"test_lesson(\d\d)\.py", name)
+    if lesson:
+        return next((n for n in lesson_names() if n.startswith(lesson.group(1))), None)
+    if name == "test_round_trip.py":
+        param = re.search(r"\[(\d\d_\w+)\]", rest)
+        return param.group(1) if param else None
+    return HTML_LESSON if name == "test_html.py" else None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LessonScheduling(LoadScopeScheduling):
+        """xdist's loadscope, with a lesson's tests from several files as one scope."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _lesson_of(nodeid) or nodeid.partition("::")[0]
+
+    return LessonScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items):
-    for item in items:
-        if not any(item.iter_markers("xdist_group")):
-            item.add_marker(pytest.mark.xdist_group(_lesson_of(item) or item.path.name))
-
     def rank(item) -> tuple:
         name = item.path.name
-        lesson = _lesson_of(item)
+        lesson = _lesson_of(item.nodeid)
         if name in LONGEST_FIRST:
             return (0, LONGEST_FIRST.index(name), "")
         if lesson:  # a lesson's claims first (they start its kernel), then its round trip, its page

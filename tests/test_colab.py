@@ -55,7 +55,7 @@ def _code_cells(path: str) -> list[tuple[str, ast.Module]]:
 
 @functools.cache
 def _course_utils() -> list[tuple[str, ast.Module]]:
-    return [(p.name, ast.parse(p.read_text())) for p in sorted((ROOT / "course_utils").glob("*.py"))]
+    return [(p.name, ast.parse(p.read_text())) for p in sorted((ROOT / "course_utils").rglob("*.py"))]
 
 
 def _strings(node: ast.AST) -> list[str]:

@@ -13,9 +13,9 @@ import nbformat
 import pytest
 
 from grading.course import is_solution
-from tests.conftest import ROOT, needs_mnist
+from tests.conftest import HTML_LESSON, ROOT, needs_mnist
 
-LESSON = "04_momentum"  # among the quickest lessons to run
+LESSON = HTML_LESSON  # its tests share the lesson's one execution (tests/conftest.py)
 
 
 class _Page(HTMLParser):

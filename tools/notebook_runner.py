@@ -134,6 +134,9 @@ def execute(path: Path, keep_kernel: bool = False, timeout: int = CELL_TIMEOUT) 
     tmp = key_path.with_suffix(f".{os.getpid()}.tmp")
     nbformat.write(nb, tmp)
     tmp.replace(key_path)  # atomic: a reader never sees half a notebook
+    for old in CACHE.glob(f"{Path(path).stem}-*.ipynb"):  # copies of older content
+        if old != key_path:
+            old.unlink(missing_ok=True)
     if keep_kernel:
         run._client, run._kernel_ctx = client, ctx
     else:
