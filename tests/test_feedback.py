@@ -12,8 +12,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,22 +21,11 @@ import pytest
 from grading import catalogue, feedback
 from grading.catalogue import add_cell, edited
 from tests.conftest import ROOT, needs_mnist
+from tests.grading_cases import NOT_A_NOTEBOOK, grade, points, sections, text
 
 LESSON = "01_task_and_loss"
 
 SCREENSHOT = ROOT / "build" / "screenshots" / "feedback_example.png"
-def text(fragment: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
-
-
-def sections(page: str) -> dict[str, str]:
-    """grade_id -> the HTML of its check's section."""
-    return dict(re.findall(r'<section class="check[^"]*" id="([^"]+)">(.*?)</section>', page, re.S))
-
-
-def points(fragment: str) -> tuple[float, float]:
-    got, possible = re.search(r"([\d.]+) / ([\d.]+) points", text(fragment)).groups()
-    return float(got), float(possible)
 
 
 @needs_mnist
@@ -63,7 +50,7 @@ def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path)
         "timeout": edited(submission(cross_entropy="while True:\n    pass\n" + ce),
                           add_cell("import os\nos._exit(0)", after="cross_entropy_check")),
         "kernel_died": submission(cross_entropy="import os\nos._exit(1)\n" + ce),
-        "not_a_notebook": b'{"cells": [ this is not json',
+        "not_a_notebook": NOT_A_NOTEBOOK,
     }
     words = {"wrong00": {"softmax_check": (first["softmax"].label, first["softmax"].words),
                          "cross_entropy_check": (first["cross_entropy"].label, first["cross_entropy"].words)}}
@@ -71,15 +58,13 @@ def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path)
     catalogue.write_inbox(inbox, LESSON, students)
 
     course = tmp_path / "course"
-    grade = [sys.executable, str(ROOT / "grading" / "grade.py"), "--course", str(course)]
     # Per cell: far above any cell before the checks even on a loaded 2-core machine (a cut setup cell
     # would turn a diagnosis into a NameError), so only the endless loop is cut.
     env = {**os.environ, "COURSE_GRADER_TIMEOUT": "60"}
     t0 = time.perf_counter()
     for step in (["release", LESSON], ["collect", str(inbox)], ["autograde", LESSON, "--workers", "2"],
                  ["feedback", LESSON, "--workers", "2"]):
-        proc = subprocess.run([*grade, *step], env=env, capture_output=True, text=True, timeout=1800)
-        assert proc.returncode == 0, f"{step}: {proc.stdout}\n{proc.stderr}"
+        grade(course, env, *step, timeout=1800)
     print(f"graded and wrote feedback for {len(students)} students in {time.perf_counter() - t0:.0f} s")
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:

@@ -11,35 +11,23 @@ describe the new files only, and nothing in an inbox may change.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from grading import catalogue
-from tests.conftest import ROOT, needs_mnist
-from tests.test_feedback import points, sections, text
+from tests.conftest import needs_mnist
+from tests.grading_cases import NOT_A_NOTEBOOK, grade, points, sections, sha256s, text
 
 pytestmark = [needs_mnist, pytest.mark.slow, pytest.mark.full]
 LESSON = "04_momentum"
-NOT_A_NOTEBOOK = b'{"cells": [ this is not json'
-
-
-def _run(course, *step: str) -> str:
-    cmd = [sys.executable, str(ROOT / "grading" / "grade.py"), "--course", str(course), *step]
-    proc = subprocess.run(cmd, env={**os.environ, "COURSE_GRADER_TIMEOUT": "60"}, capture_output=True,
-                          text=True, timeout=1800)
-    assert proc.returncode == 0, f"{step}: {proc.stdout}\n{proc.stderr}"
-    return proc.stdout
 
 
 def _all_steps(course, inbox, csv_path) -> None:
     for step in (["release", LESSON], ["collect", str(inbox)], ["autograde", LESSON, "--workers", "2"],
                  ["feedback", LESSON, "--workers", "2"], ["export", "--to", str(csv_path)]):
-        _run(course, *step)
+        grade(course, {**os.environ, "COURSE_GRADER_TIMEOUT": "60"}, *step, timeout=1800)
 
 
 def _state(course, csv_path, students) -> dict:
@@ -58,10 +46,6 @@ def _state(course, csv_path, students) -> dict:
     return {"scores": scores, "manual": manual, "problems": problems, "pages": pages, "rows": sorted(rows)}
 
 
-def _sha(inbox) -> dict:
-    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in inbox.rglob("*") if p.is_file()}
-
-
 def test_rerun_and_resubmission(tmp_path):
     right = catalogue.solution_code(LESSON)
     (exercise,) = right
@@ -77,7 +61,7 @@ def test_rerun_and_resubmission(tmp_path):
     inbox1, inbox2 = tmp_path / "inbox1", tmp_path / "inbox2"
     catalogue.write_inbox(inbox1, LESSON, first)
     catalogue.write_inbox(inbox2, LESSON, second)
-    before = {**_sha(inbox1), **_sha(inbox2)}
+    before = {**sha256s(inbox1), **sha256s(inbox2)}
     course, grades = tmp_path / "course", tmp_path / "grades.csv"
 
     _all_steps(course, inbox1, grades)
@@ -111,4 +95,4 @@ def test_rerun_and_resubmission(tmp_path):
     assert wrong.words in text(sections(after["pages"]["slips"])[test_cell])
     assert "✅" in sections(after["pages"]["mends"])[test_cell]
     assert after["pages"]["steady"] == once["pages"]["steady"]
-    assert {**_sha(inbox1), **_sha(inbox2)} == before  # no submission changed
+    assert {**sha256s(inbox1), **sha256s(inbox2)} == before  # no submission changed
