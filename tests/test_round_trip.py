@@ -1,8 +1,8 @@
 """The nbgrader round trip of every lesson, as an instructor runs it: release, collect, autograde,
-feedback (the CSV export, the same for every lesson, is checked on the fixture assignment in
-test_grading_hostile.py and on whole classes in test_class_grading.py). The right answer gets full marks on every check; the blank student copy, run top
-to bottom by the grader, gets 0 and fails only in its checks, each because the exercise is not
-written yet.
+feedback. The right answer gets full marks on every check; the blank student copy, run top to
+bottom by the grader, gets 0 and fails only in its checks, each because the exercise is not
+written yet. (The CSV export, the same for every lesson, is checked on the fixture assignment in
+test_grading_hostile.py and on whole classes in test_class_grading.py.)
 
 Each lesson's round trip runs on the pytest worker that runs that lesson's claims, right after
 them (tests/conftest.py). The hostile and broken submissions are graded on a small fixture

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     dirty = with_outputs(names)
     for n in dirty:
-        print(f"solutions/{n}.ipynb carries outputs: clear them (JupyterLab: Edit > Clear Outputs of All Cells)")
+        print(f"solutions/{n}.ipynb carries outputs: clear them (Edit > Clear Outputs of All Cells)")
     for n in unstamped:
         print(f"solutions/{n}.ipynb: badge or setup cell out of date")
     for n in stale:
