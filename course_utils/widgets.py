@@ -22,27 +22,51 @@ def slider(description: str, value: float, min: float, max: float, step: float |
     """A float slider (an int slider when all numbers are ints)."""
     if all(isinstance(v, int) for v in (value, min, max)) and (step is None or isinstance(step, int)):
         return widgets.IntSlider(
-            value=value, min=min, max=max, step=step or 1, description=description,
-            continuous_update=False, layout=_LAYOUT, style=_STYLE,
+            value=value,
+            min=min,
+            max=max,
+            step=step or 1,
+            description=description,
+            continuous_update=False,
+            layout=_LAYOUT,
+            style=_STYLE,
         )
     return widgets.FloatSlider(
-        value=value, min=min, max=max, step=step or (max - min) / 100, description=description,
-        continuous_update=False, layout=_LAYOUT, style=_STYLE, readout_format=".3g",
+        value=value,
+        min=min,
+        max=max,
+        step=step or (max - min) / 100,
+        description=description,
+        continuous_update=False,
+        layout=_LAYOUT,
+        style=_STYLE,
+        readout_format=".3g",
     )
 
 
 def log_slider(description: str, value: float, min_exp: float, max_exp: float, step: float = 0.1):
     """A slider over value = 10**x for x in [min_exp, max_exp]: for learning rates and the like."""
     return widgets.FloatLogSlider(
-        value=value, base=10, min=min_exp, max=max_exp, step=step, description=description,
-        continuous_update=False, layout=_LAYOUT, style=_STYLE, readout_format=".3g",
+        value=value,
+        base=10,
+        min=min_exp,
+        max=max_exp,
+        step=step,
+        description=description,
+        continuous_update=False,
+        layout=_LAYOUT,
+        style=_STYLE,
+        readout_format=".3g",
     )
 
 
 def dropdown(description: str, options, value=None):
     return widgets.Dropdown(
-        options=options, value=value if value is not None else list(options)[0],
-        description=description, layout=_LAYOUT, style=_STYLE,
+        options=options,
+        value=value if value is not None else list(options)[0],
+        description=description,
+        layout=_LAYOUT,
+        style=_STYLE,
     )
 
 

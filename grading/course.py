@@ -20,9 +20,24 @@ SOLUTIONS = ROOT / "solutions"  # the one source of each lesson
 NOTEBOOKS = ROOT / "notebooks"  # the student copies, generated
 GRADING = ROOT / "grading"  # the default course directory, holding nbgrader_config.py
 
-__all__ = ["ROOT", "SOLUTIONS", "NOTEBOOKS", "GRADING", "is_grade", "is_locked", "is_solution",
-           "is_test", "grade_id", "points", "lessons", "make_course_dir", "run_nbgrader", "generate",
-           "gradebook_url", "autograder_cells"]
+__all__ = [
+    "ROOT",
+    "SOLUTIONS",
+    "NOTEBOOKS",
+    "GRADING",
+    "is_grade",
+    "is_locked",
+    "is_solution",
+    "is_test",
+    "grade_id",
+    "points",
+    "lessons",
+    "make_course_dir",
+    "run_nbgrader",
+    "generate",
+    "gradebook_url",
+    "autograder_cells",
+]
 
 
 def is_test(cell) -> bool:
@@ -53,20 +68,28 @@ def make_course_dir(course_dir: Path) -> Path:
     course_dir.mkdir(parents=True, exist_ok=True)
     if course_dir.resolve() != GRADING:
         (course_dir / "nbgrader_config.py").write_text(
-            f"load_subconfig({str(GRADING / 'nbgrader_config.py')!r})  # noqa: F821\n")
+            f"load_subconfig({str(GRADING / 'nbgrader_config.py')!r})  # noqa: F821\n"
+        )
     return course_dir
 
 
-def run_nbgrader(course_dir: Path, *args: str, timeout: float | None = None,
-                 env: dict | None = None) -> subprocess.CompletedProcess:
+def run_nbgrader(
+    course_dir: Path, *args: str, timeout: float | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """`nbgrader ARGS` in course_dir with this Python, its output captured.
 
     nbgrader runs `alembic` as a subprocess: this Python's bin folder goes on PATH.
     """
     env = {**os.environ, **(env or {})}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"],
-                          cwd=course_dir, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"],
+        cwd=course_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def generate(names: list[str], course_dir: Path, out_dir: Path, source: Path = SOLUTIONS) -> None:
@@ -82,8 +105,13 @@ def generate(names: list[str], course_dir: Path, out_dir: Path, source: Path = S
         src.mkdir(parents=True, exist_ok=True)
         shutil.copy(source / f"{name}.ipynb", src / f"{name}.ipynb")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run([sys.executable, "-m", "grading.course", "generate", *names],
-                          cwd=course_dir, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grading.course", "generate", *names],
+        cwd=course_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         sys.exit(f"nbgrader generate_assignment failed:\n{proc.stdout}\n{proc.stderr}")
     for name in names:
@@ -112,7 +140,8 @@ def _generate_here(names: list[str]) -> int:
 def gradebook_url(course: Path) -> str:
     """SQLite in the course folder, waiting while a parallel worker writes; or $COURSE_GRADEBOOK_URL."""
     return os.environ.get("COURSE_GRADEBOOK_URL") or (
-        f"sqlite:///{course.resolve() / 'gradebook.db'}?timeout=300")
+        f"sqlite:///{course.resolve() / 'gradebook.db'}?timeout=300"
+    )
 
 
 def autograder_cells(name: str, source: Path = SOLUTIONS) -> list[nbformat.NotebookNode]:

@@ -27,8 +27,9 @@ from grading.course import is_test
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
-    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
-                        traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
+    return NotebookNode(
+        output_type="error", ename=ename, evalue=evalue, traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"]
+    )
 
 
 def _in_slices(get_msg, slice_s: float = 1.0):
@@ -85,20 +86,24 @@ class GuardedExecute(PromptReplies, Execute):
                 try:
                     self.preprocess_cell(cell, resources, index)
                 except DeadKernelError:
-                    cell.outputs.append(_error(
-                        "KernelDied",
-                        "The kernel died while running this cell (os._exit, exit(), a crash, or "
-                        "the grader's memory or CPU limit). Later cells were not run and earn no "
-                        "points. Run the notebook top to bottom yourself to find the line.",
-                    ))
+                    cell.outputs.append(
+                        _error(
+                            "KernelDied",
+                            "The kernel died while running this cell (os._exit, exit(), a crash, or "
+                            "the grader's memory or CPU limit). Later cells were not run and earn no "
+                            "points. Run the notebook top to bottom yourself to find the line.",
+                        )
+                    )
                     stopped = f"the kernel died in cell {index} ({cell.get('id', '?')})."
                 except CellTimeoutError:
-                    cell.outputs.append(_error(
-                        "CellTimeout",
-                        f"This cell ran longer than {self.timeout} s and did not stop when "
-                        "interrupted, so the kernel was stopped. Later cells were not run and "
-                        "earn no points. Look for an endless loop.",
-                    ))
+                    cell.outputs.append(
+                        _error(
+                            "CellTimeout",
+                            f"This cell ran longer than {self.timeout} s and did not stop when "
+                            "interrupted, so the kernel was stopped. Later cells were not run and "
+                            "earn no points. Look for an endless loop.",
+                        )
+                    )
                     stopped = f"cell {index} ({cell.get('id', '?')}) timed out."
                     self.km.shutdown_kernel(now=True)
         self.set_widgets_metadata()

@@ -42,7 +42,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # memory, CPU-time and file-size limits, and (as root) a read-only file system
 # outside the submission's folder.
 os.environ["JUPYTER_PATH"] = os.pathsep.join(
-    p for p in (str(GRADING / "jupyter"), os.environ.get("JUPYTER_PATH")) if p)
+    p for p in (str(GRADING / "jupyter"), os.environ.get("JUPYTER_PATH")) if p
+)
 c.Execute.kernel_name = "course-grader"
 
 # Seconds a cell may run while grading: well above the slowest solution cell

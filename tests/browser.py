@@ -35,8 +35,10 @@ def ensure_chromium() -> Path:
     if CHROMIUM.exists():
         return CHROMIUM
     if not CHROMIUM.exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: run `make system-deps` (apt-get install chromium), point "
-                    "COURSE_CHROMIUM at it, or set COURSE_SKIP_BROWSER=1 to skip the browser tests")
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: run `make system-deps` (apt-get install chromium), point "
+            "COURSE_CHROMIUM at it, or set COURSE_SKIP_BROWSER=1 to skip the browser tests"
+        )
     return CHROMIUM
 
 
@@ -47,8 +49,9 @@ def chromium_page(width: int = 1400, height: int = 900):
 
     exe = ensure_chromium()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(exe), headless=True,
-                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = pw.chromium.launch(
+            executable_path=str(exe), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
             yield page
@@ -61,7 +64,9 @@ def chromium_page(width: int = 1400, height: int = 900):
 LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false", "checkForUpdates": False},
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
 }
 
 
@@ -97,9 +102,16 @@ def jupyterlab(root: Path, startup_timeout: float = 120):
     token = secrets.token_hex(16)
     log = state / "server.log"
     cmd = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-        f"--port={_free_port()}", f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={_free_port()}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.allow_root=True",
         "--LabApp.expose_app_in_browser=True",
         f"--LabApp.user_settings_dir={state / 'settings'}",
         f"--LabApp.workspaces_dir={state / 'workspaces'}",
@@ -167,7 +179,8 @@ class LabPage:
 
     def open(self, path: str, timeout_s: float = 120) -> None:
         """Open a notebook (a path under the server's root) and wait for its kernel."""
-        self._await("""
+        self._await(
+            """
             const w = await app.commands.execute('docmanager:open', {path: arg, factory: 'Notebook'});
             await w.context.ready;
             await w.sessionContext.ready;
@@ -176,7 +189,10 @@ class LabPage:
             w.sessionContext.statusChanged.connect((_, status) => {
                 if (status === 'idle') window.__idle++;
             });
-            app.shell.activateById(w.id);""", timeout_s, path)
+            app.shell.activateById(w.id);""",
+            timeout_s,
+            path,
+        )
         self.wait_idle(timeout_s)
 
     def idle_count(self) -> int:
@@ -186,13 +202,18 @@ class LabPage:
         """Wait until the kernel has gone idle again after `idle_count`: it handled what came since."""
         self.page.wait_for_function(
             "n => window.__idle > n && window.__nb.sessionContext.session?.kernel?.status === 'idle'",
-            arg=idle_count, timeout=timeout_s * 1000, polling=100)
+            arg=idle_count,
+            timeout=timeout_s * 1000,
+            polling=100,
+        )
 
     def wait_idle(self, timeout_s: float = 120) -> None:
         self.page.wait_for_function(
             "() => { const k = window.__nb.sessionContext.session?.kernel; "
             "return k && k.status === 'idle'; }",
-            timeout=timeout_s * 1000, polling=250)
+            timeout=timeout_s * 1000,
+            polling=250,
+        )
 
     def run_all(self, timeout_s: float = 600) -> None:
         """Run > Run All Cells; returns when every cell has run (or the run stopped at an error)."""
@@ -204,33 +225,42 @@ class LabPage:
 
         (Markdown cells are rendered already; running them again would only typeset the math again.)
         """
-        self._await("""
+        self._await(
+            """
             for (let i = 0; i < nb.content.widgets.length; i++) {
                 if (nb.content.widgets[i].model.type !== 'code') continue;
                 nb.content.activeCellIndex = i;
                 await app.commands.execute('notebook:run-cell');
-            }""", timeout_s)
+            }""",
+            timeout_s,
+        )
         self.wait_idle(timeout_s)
 
     def execution_counts(self) -> list:
-        return self._await("""
+        return self._await(
+            """
             const cells = nb.content.model.cells, counts = [];
             for (let i = 0; i < cells.length; i++) {
                 const c = cells.get(i);
                 if (c.type === 'code') counts.push(c.executionCount);
             }
-            return counts;""", 10)
+            return counts;""",
+            10,
+        )
 
     def save(self, timeout_s: float = 60) -> None:
         self._await("await nb.context.save();", timeout_s)
 
     def close(self, timeout_s: float = 60) -> None:
         """Shut the notebook's kernel down and close its tab."""
-        self._await("""
+        self._await(
+            """
             if (!nb) return;
             await nb.sessionContext.shutdown();
             nb.dispose();
-            window.__nb = undefined;""", timeout_s)
+            window.__nb = undefined;""",
+            timeout_s,
+        )
 
     @property
     def notebook(self):

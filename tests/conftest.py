@@ -32,9 +32,15 @@ def real_mnist_available() -> bool:
         for f in SHARED_RAW.glob("*.gz"):
             if not (DATA_RAW / f.name).exists():
                 shutil.copy(f, DATA_RAW / f.name)
-    return all((DATA_RAW / n).exists() for n in (
-        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
+    return all(
+        (DATA_RAW / n).exists()
+        for n in (
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        )
+    )
 
 
 needs_mnist = pytest.mark.skipif(
@@ -69,8 +75,13 @@ def assert_runs_clean(run) -> None:
 # page built from that same execution; every other file is a group of its own, so module-scoped
 # fixtures (a JupyterLab server, a graded class) are set up once. Groups are handed out in the
 # order below: the longest first. (xdist's own `loadgroup` does not group under pytest 9.)
-LONGEST_FIRST = ("test_browser.py", "test_class_grading.py", "test_grading_hostile.py",
-                 "test_feedback.py", "test_grading_rerun.py")
+LONGEST_FIRST = (
+    "test_browser.py",
+    "test_class_grading.py",
+    "test_grading_hostile.py",
+    "test_feedback.py",
+    "test_grading_rerun.py",
+)
 HTML_LESSON = "04_momentum"  # the lesson test_html.py builds a page of
 
 

@@ -63,8 +63,13 @@ def _saved(lab: LabPage, path: str) -> nbformat.NotebookNode:
 
 
 def _errors(nb) -> dict[str, str]:
-    return {c.id: o.ename for c in nb.cells if c.cell_type == "code"
-            for o in c.outputs if o.output_type == "error"}
+    return {
+        c.id: o.ename
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    }
 
 
 def _plot_srcs(box) -> list[str]:
@@ -126,6 +131,7 @@ def _moves(control):
         moves = [lambda i=i: pick((current + i) % len(options)) for i in range(1, len(options))]
         return moves, lambda k: [lambda: pick(current)]
     if BUTTON[1:] in classes:
+
         def press_button():
             control.click()
             return f"button {control.inner_text()!r}"
@@ -226,8 +232,9 @@ def test_student_copy_fails_only_in_its_checks(lab, name):
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), "a cell did not run"
     errors = _errors(nb)
     graded = {c.id for c in nb.cells if is_grade(c)}
-    exercise_checks = {nb.cells[i + 1].id for i, c in enumerate(nb.cells)
-                       if is_solution(c) and c.cell_type == "code"}
+    exercise_checks = {
+        nb.cells[i + 1].id for i, c in enumerate(nb.cells) if is_solution(c) and c.cell_type == "code"
+    }
     assert set(errors) <= graded, f"errors outside the check cells: {set(errors) - graded}"
     assert exercise_checks <= set(errors), "a blank exercise passed its check"
     assert set(errors.values()) == {"NotImplementedError"}, errors

@@ -83,13 +83,18 @@ def lesson01_extras() -> list[Case]:
     lesson = "01_task_and_loss"
     right = catalogue.solution_code(lesson)
     visible_only = right["cross_entropy"].replace(  # right only for the visible test's batch sizes
-        '    """Mean over', '    if len(targets) not in (8, 1, 100, 5, 3, 6):\n'
-        '        return logits.sum() * 0\n    """Mean over')
+        '    """Mean over',
+        '    if len(targets) not in (8, 1, 100, 5, 3, 6):\n        return logits.sum() * 0\n    """Mean over',
+    )
     assert visible_only != right["cross_entropy"]
     return [
         interrupt_ignored(Assignment.lesson(lesson)),  # 2 points: its cross_entropy_check is not run
-        Case("01-visible-tests-only", catalogue.submission(lesson, {**right, "cross_entropy": visible_only}),
-             2, {"cross_entropy_check": ["❌ cross_entropy"]}),
+        Case(
+            "01-visible-tests-only",
+            catalogue.submission(lesson, {**right, "cross_entropy": visible_only}),
+            2,
+            {"cross_entropy_check": ["❌ cross_entropy"]},
+        ),
     ]
 
 
@@ -106,11 +111,19 @@ def build_class(lesson: str, outside, size: int = 30) -> list[Case]:
     sets = mistake_sets(lesson)
     n_hostile = len(_hostile(lesson, outside))
     fold = max(0, min(len(CARRIERS), 2 + len(sets) + n_hostile + len(extras) - size))
-    cases = [Case(f"{tag}-correct", catalogue.submission(lesson, right), sum(pts.values())),
-             Case(f"{tag}-blank", catalogue.submission(lesson, {}), 0)]
+    cases = [
+        Case(f"{tag}-correct", catalogue.submission(lesson, right), sum(pts.values())),
+        Case(f"{tag}-blank", catalogue.submission(lesson, {}), 0),
+    ]
     for i, ms in enumerate(sets[fold:], start=fold):
-        cases.append(Case(f"{tag}-wrong-{i:02d}", catalogue.submission(lesson, {**right, **ms.code}),
-                          sum(pts.values()) - sum(pts[t] for t in ms.lost), ms.words))
+        cases.append(
+            Case(
+                f"{tag}-wrong-{i:02d}",
+                catalogue.submission(lesson, {**right, **ms.code}),
+                sum(pts.values()) - sum(pts[t] for t in ms.lost),
+                ms.words,
+            )
+        )
     return cases + _hostile(lesson, outside, sets[:fold]) + extras
 
 
@@ -119,8 +132,10 @@ def courses(tmp_path_factory):
     """Two course directories: gradebook in SQLite, and in PostgreSQL."""
     base = {**os.environ, "COURSE_GRADER_TIMEOUT": str(CELL_TIMEOUT)}
     with postgres_server() as url:
-        yield {db: (tmp_path_factory.mktemp(db) / "course", env)
-               for db, env in (("sqlite", base), ("postgresql", {**base, "COURSE_GRADEBOOK_URL": url}))}
+        yield {
+            db: (tmp_path_factory.mktemp(db) / "course", env)
+            for db, env in (("sqlite", base), ("postgresql", {**base, "COURSE_GRADEBOOK_URL": url}))
+        }
 
 
 def test_every_lesson_has_a_class_of_30():
@@ -164,8 +179,9 @@ def test_lesson_class_is_graded_right(lesson, courses, tmp_path):
 
     # The blank copy: only its checks fail, each because the exercise is not written yet.
     blank = outputs(course, f"{lesson[:2]}-blank", lesson)
-    graded = nbformat.read(course / "autograded" / f"{lesson[:2]}-blank" / lesson / f"{lesson}.ipynb",
-                           as_version=4)
+    graded = nbformat.read(
+        course / "autograded" / f"{lesson[:2]}-blank" / lesson / f"{lesson}.ipynb", as_version=4
+    )
     errors = {c.id for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"}
     exercise_checks = {catalogue.test_cell_of(lesson, e) for e in catalogue.solution_code(lesson)}
     assert exercise_checks <= errors <= set(pts), (lesson, errors)

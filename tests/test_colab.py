@@ -77,8 +77,11 @@ def _magics(tree: ast.Module) -> list[tuple[str, str]]:
 
 def _installs(tree: ast.Module) -> list[list[str]]:
     """Every package install a cell makes: `%pip`, `!pip`, or pip run as a subprocess."""
-    commands = [f"{name} {arg}".split() for name, arg in _magics(tree)
-                if name in ("pip", "conda", "mamba") or (name == "!" and re.search(r"\b(pip|conda)\b", arg))]
+    commands = [
+        f"{name} {arg}".split()
+        for name, arg in _magics(tree)
+        if name in ("pip", "conda", "mamba") or (name == "!" and re.search(r"\b(pip|conda)\b", arg))
+    ]
     for node in ast.walk(tree):
         if isinstance(node, ast.List | ast.Tuple):
             words = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
@@ -103,8 +106,11 @@ def test_badge_first_then_setup_cell(path):
     cells = _nb(path).cells
     repo = COURSE["repository"].removeprefix("https://github.com/")
     url = f"https://colab.research.google.com/github/{repo}/blob/{COURSE['branch']}/notebooks/{name}.ipynb"
-    badge = re.fullmatch(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
-                         r"\((\S+)\)", cells[0].source.strip())
+    badge = re.fullmatch(
+        r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
+        r"\((\S+)\)",
+        cells[0].source.strip(),
+    )
     assert cells[0].cell_type == "markdown" and badge, "the first cell must be the Open in Colab badge"
     assert badge.group(1) == url
     setup = cells[1]
@@ -171,8 +177,11 @@ def test_widgets_are_core_ipywidgets():
         return plt.figure()
 
     box = widgets.interactive_figure(
-        draw, lr=widgets.log_slider("lr", 0.1, -3, 0), n=widgets.slider("n", 3, 1, 10),
-        kind=widgets.dropdown("kind", ["a", "b"]))
+        draw,
+        lr=widgets.log_slider("lr", 0.1, -3, 0),
+        n=widgets.slider("n", 3, 1, 10),
+        kind=widgets.dropdown("kind", ["a", "b"]),
+    )
     plt.close("all")
     tree, seen = [box], []
     while tree:
@@ -191,16 +200,18 @@ def test_device_comes_from_get_device(path):
     sources = _course_utils() if path == "course_utils" else _code_cells(path)
     for where, tree in sources:
         parent = {id(c): n for n in ast.walk(tree) for c in ast.iter_child_nodes(n)}
-        function = {id(n): f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
-                    for n in ast.walk(f)}
+        function = {
+            id(n): f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) for n in ast.walk(f)
+        }
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "cuda":
                 pytest.fail(f"{where}: {ast.unparse(node)} (use .to(get_device()))")
             if isinstance(node, ast.Constant) and str(node.value).startswith("cuda"):
                 if isinstance(parent[id(node)], ast.Compare):
                     continue  # `device.type == "cuda"` asks which device it is; it does not choose
-                assert (where, function.get(id(node))) == ("models.py", "get_device"), \
+                assert (where, function.get(id(node))) == ("models.py", "get_device"), (
                     f"{where}: {ast.unparse(parent[id(node)])}"
+                )
 
 
 def test_get_device_picks_the_gpu_when_there_is_one(monkeypatch):
@@ -233,8 +244,16 @@ def test_training_on_the_gpu_gives_the_cpu_result():
         seed_everything(0)
         X, y = torch.randn(512, 784), torch.randint(0, 10, (512,))
         net = MLP(hidden=(32,)).to(device)
-        hist = train(net, X.to(device), y.to(device), torch.optim.SGD(net.parameters(), lr=0.1), steps=50,
-                     batch_size=64, generator=torch.Generator().manual_seed(0), progress=False)
+        hist = train(
+            net,
+            X.to(device),
+            y.to(device),
+            torch.optim.SGD(net.parameters(), lr=0.1),
+            steps=50,
+            batch_size=64,
+            generator=torch.Generator().manual_seed(0),
+            progress=False,
+        )
         return torch.tensor(hist.loss)
 
     assert get_device().type == "cuda"

@@ -52,8 +52,9 @@ def test_collect_refuses_links_and_unsafe_ids(tmp_path, capsys):
 
     refused = collect(course, inbox, LESSON, source)
 
-    submitted = sorted(p.relative_to(course / "submitted").as_posix()
-                       for p in (course / "submitted").rglob("*.ipynb*"))
+    submitted = sorted(
+        p.relative_to(course / "submitted").as_posix() for p in (course / "submitted").rglob("*.ipynb*")
+    )
     assert submitted == [f"alice/{LESSON}/{LESSON}.ipynb", f"bob.smith-2/{LESSON}/{LESSON}.ipynb"]
     said = "\n".join(refused)
     for name in ("mallory", "'*'", "'..hidden'", "eve/", "trudy/"):

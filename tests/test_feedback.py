@@ -47,13 +47,19 @@ def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path)
         "blank": catalogue.submission(LESSON, {}),
         "wrong00": submission(softmax=first["softmax"].source, cross_entropy=first["cross_entropy"].source),
         # (it stops its kernel after the last check, to save time)
-        "timeout": edited(submission(cross_entropy="while True:\n    pass\n" + ce),
-                          add_cell("import os\nos._exit(0)", after="cross_entropy_check")),
+        "timeout": edited(
+            submission(cross_entropy="while True:\n    pass\n" + ce),
+            add_cell("import os\nos._exit(0)", after="cross_entropy_check"),
+        ),
         "kernel_died": submission(cross_entropy="import os\nos._exit(1)\n" + ce),
         "not_a_notebook": NOT_A_NOTEBOOK,
     }
-    words = {"wrong00": {"softmax_check": (first["softmax"].label, first["softmax"].words),
-                         "cross_entropy_check": (first["cross_entropy"].label, first["cross_entropy"].words)}}
+    words = {
+        "wrong00": {
+            "softmax_check": (first["softmax"].label, first["softmax"].words),
+            "cross_entropy_check": (first["cross_entropy"].label, first["cross_entropy"].words),
+        }
+    }
     inbox = tmp_path / "inbox"
     catalogue.write_inbox(inbox, LESSON, students)
 
@@ -62,17 +68,32 @@ def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path)
     # would turn a diagnosis into a NameError), so only the endless loop is cut.
     env = {**os.environ, "COURSE_GRADER_TIMEOUT": "60"}
     t0 = time.perf_counter()
-    for step in (["release", LESSON], ["collect", str(inbox)], ["autograde", LESSON, "--workers", "2"],
-                 ["feedback", LESSON, "--workers", "2"]):
+    for step in (
+        ["release", LESSON],
+        ["collect", str(inbox)],
+        ["autograde", LESSON, "--workers", "2"],
+        ["feedback", LESSON, "--workers", "2"],
+    ):
         grade(course, env, *step, timeout=1800)
     print(f"graded and wrote feedback for {len(students)} students in {time.perf_counter() - t0:.0f} s")
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        book = {s: {g.name: (g.score, g.max_score) for nb in gb.find_submission(LESSON, s).notebooks
-                    for g in nb.grades} for s in students}
+        book = {
+            s: {
+                g.name: (g.score, g.max_score)
+                for nb in gb.find_submission(LESSON, s).notebooks
+                for g in nb.grades
+            }
+            for s in students
+        }
     totals = {s: sum(score for score, _ in grades.values()) for s, grades in book.items()}
     assert {s: totals[s] for s in ("correct", "blank", "timeout", "kernel_died", "not_a_notebook")} == {
-        "correct": 5, "blank": 0, "timeout": 2, "kernel_died": 2, "not_a_notebook": 0}
+        "correct": 5,
+        "blank": 0,
+        "timeout": 2,
+        "kernel_died": 2,
+        "not_a_notebook": 0,
+    }
 
     pages = {s: (course / "feedback" / s / LESSON / f"{LESSON}.html").read_text() for s in students}
     for student, page in pages.items():
@@ -93,14 +114,19 @@ def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path)
     assert all(text(f).count("Passed.") == 1 for f in sections(pages["correct"]).values())
     assert all("not attempted yet" in text(f).lower() for f in sections(pages["blank"]).values())
     timeout, died = text(pages["timeout"]), text(pages["kernel_died"])
-    assert re.search(r"cell `cross_entropy`[^.]*ran longer than the time limit[^⚠]*This cost 3 points",
-                     timeout)
-    assert re.search(r"kernel died while running your exercise cell `cross_entropy`[^⚠]*This cost 3 points",
-                     died)
+    assert re.search(
+        r"cell `cross_entropy`[^.]*ran longer than the time limit[^⚠]*This cost 3 points", timeout
+    )
+    assert re.search(
+        r"kernel died while running your exercise cell `cross_entropy`[^⚠]*This cost 3 points", died
+    )
     assert "Not run" in text(sections(pages["kernel_died"])["cross_entropy_check"])
     assert "not a readable notebook" in text(pages["not_a_notebook"])
-    assert re.search(r"kernel died while running the code cell that starts with `import os`[^⚠]*"
-                     r"It cost no points", timeout)
+    assert re.search(
+        r"kernel died while running the code cell that starts with `import os`[^⚠]*"
+        r"It cost no points",
+        timeout,
+    )
 
     # Nothing handed back holds a line of a hidden test; the instructor's autograded copy does.
     hidden = catalogue.hidden_test_lines(LESSON)
@@ -135,8 +161,14 @@ def _cell(kind: str, source: str, cell_id: str, **nbgrader) -> nbformat.Notebook
     cell = nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source)
     cell["id"] = cell_id
     if nbgrader:
-        cell.metadata["nbgrader"] = {"grade_id": cell_id, "schema_version": 3, "locked": False,
-                                     "solution": False, "grade": False, **nbgrader}
+        cell.metadata["nbgrader"] = {
+            "grade_id": cell_id,
+            "schema_version": 3,
+            "locked": False,
+            "solution": False,
+            "grade": False,
+            **nbgrader,
+        }
     return cell
 
 
@@ -150,8 +182,14 @@ def _tiny_course(tmp_path: Path) -> Path:
         _cell("md", "# Tiny lesson", "title"),
         _cell("md", "## Squares", "h1"),
         _cell("code", "def exercise(x):\n    return x * x", "exercise", solution=True),
-        _cell("code", f"check(exercise)\n### BEGIN HIDDEN TESTS\n{SECRET}\n### END HIDDEN TESTS",
-              "exercise_check", grade=True, locked=True, points=2),
+        _cell(
+            "code",
+            f"check(exercise)\n### BEGIN HIDDEN TESTS\n{SECRET}\n### END HIDDEN TESTS",
+            "exercise_check",
+            grade=True,
+            locked=True,
+            points=2,
+        ),
         _cell("md", "## Cubes", "h2"),
         _cell("code", "def cube(x):\n    return x ** 3", "cube", solution=True),
         _cell("code", "check(cube)", "cube_check", grade=True, locked=True, points=3),
@@ -178,21 +216,27 @@ def _autograded(course: Path, student: str, outputs: dict[str, list]) -> None:
 
 def test_an_unstoppable_cell_is_named_with_its_cost_and_secrets_are_dropped(tmp_path):
     course = _tiny_course(tmp_path)
-    _autograded(course, "ann", {
-        "exercise_check": [
-            nbformat.v4.new_output("stream", name="stdout", text=f"❌ exercise: off by one\n{SECRET}\n"),
-            _error("AssertionError", f"exercise: off by one\n{SECRET}", ["Traceback: " + SECRET]),
-        ],
-        "cube": [_error("CellTimeout", "This cell ran longer than 20 s and did not stop when interrupted")],
-        "cube_check": [_error("NotRun", "This cell was not run: cell 5 (cube) timed out.")],
-    })
+    _autograded(
+        course,
+        "ann",
+        {
+            "exercise_check": [
+                nbformat.v4.new_output("stream", name="stdout", text=f"❌ exercise: off by one\n{SECRET}\n"),
+                _error("AssertionError", f"exercise: off by one\n{SECRET}", ["Traceback: " + SECRET]),
+            ],
+            "cube": [
+                _error("CellTimeout", "This cell ran longer than 20 s and did not stop when interrupted")
+            ],
+            "cube_check": [_error("NotRun", "This cell was not run: cell 5 (cube) timed out.")],
+        },
+    )
     scores = {"exercise_check": (0.0, 2.0), "cube_check": (0.0, 3.0)}
     r = feedback.report(course, "tiny", "ann", scores, None)
     page = feedback.render(r)
     assert SECRET not in page and html.escape(SECRET) not in page and "Traceback" not in page
     assert "off by one" in page
     assert [c.status for c in r.checks] == ["failed", "not run"]
-    (kind, said), = r.alerts
+    ((kind, said),) = r.alerts
     assert kind == "alert"
     assert "Your exercise cell `cube` in section “Cubes” ran longer than 20 s" in said
     assert "This cost 3 points: `cube_check` 0/3" in said

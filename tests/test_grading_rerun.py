@@ -25,8 +25,13 @@ LESSON = "04_momentum"
 
 
 def _all_steps(course, inbox, csv_path) -> None:
-    for step in (["release", LESSON], ["collect", str(inbox)], ["autograde", LESSON, "--workers", "2"],
-                 ["feedback", LESSON, "--workers", "2"], ["export", "--to", str(csv_path)]):
+    for step in (
+        ["release", LESSON],
+        ["collect", str(inbox)],
+        ["autograde", LESSON, "--workers", "2"],
+        ["feedback", LESSON, "--workers", "2"],
+        ["export", "--to", str(csv_path)],
+    ):
         grade(course, {**os.environ, "COURSE_GRADER_TIMEOUT": "60"}, *step, timeout=1800)
 
 
@@ -38,8 +43,11 @@ def _state(course, csv_path, students) -> dict:
         subs = {s: gb.find_submission(LESSON, s) for s in students}
         scores = {s: sub.score for s, sub in subs.items()}
         manual = [s for s, sub in subs.items() if sub.needs_manual_grade]
-    problems = {k: v for k, v in json.loads((course / "problems.json").read_text()).items()
-                if k.startswith(f"{LESSON}/")}
+    problems = {
+        k: v
+        for k, v in json.loads((course / "problems.json").read_text()).items()
+        if k.startswith(f"{LESSON}/")
+    }
     pages = {s: (course / "feedback" / s / LESSON / f"{LESSON}.html").read_text() for s in students}
     with open(csv_path) as f:
         rows = [(r["student_id"], float(r["score"])) for r in csv.DictReader(f) if r["assignment"] == LESSON]

@@ -50,8 +50,13 @@ def _marked(source: str, begin: str, end: str) -> list[str]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("html")
-    proc = subprocess.run([sys.executable, "-m", "tools.build_html", LESSON, "--out", str(out)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.build_html", LESSON, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
 
@@ -62,14 +67,16 @@ def test_page_has_the_run_plots_embedded(built):
     page = _Page((built / f"{LESSON}.html").read_text(encoding="utf-8"))
     badge = "https://colab.research.google.com/assets/colab-badge.svg"
     plots = [src for src in page.images if src != badge]
-    assert plots and all(src.startswith("data:image/png;base64,") for src in plots), \
+    assert plots and all(src.startswith("data:image/png;base64,") for src in plots), (
         "every image but the Colab badge is an embedded PNG"
+    )
     for src in plots:
         png = base64.b64decode(src.split(",", 1)[1])
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
     solution = nbformat.read(ROOT / "solutions" / f"{LESSON}.ipynb", as_version=4)
-    plotting = [c for c in solution.cells if c.cell_type == "code" and "plt." in c.source
-                and not is_solution(c)]
+    plotting = [
+        c for c in solution.cells if c.cell_type == "code" and "plt." in c.source and not is_solution(c)
+    ]
     assert len(plots) >= len(plotting) > 0
     # the widget: its first plot, after a note with its controls' values (and no progress bars)
     notes = re.findall(r"Interactive in JupyterLab or Colab; drawn here for (.+?)\.\n", page.text)
@@ -84,8 +91,9 @@ def test_page_has_the_run_plots_embedded(built):
 def test_page_shows_the_exercises_not_their_answers(built):
     text = _Page((built / f"{LESSON}.html").read_text(encoding="utf-8")).text
     solution = nbformat.read(ROOT / "solutions" / f"{LESSON}.ipynb", as_version=4)
-    student = "\n".join(c.source for c in nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb",
-                                                        as_version=4).cells)
+    student = "\n".join(
+        c.source for c in nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb", as_version=4).cells
+    )
     answers, hidden = [], []
     for cell in solution.cells:
         answers += _marked(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
@@ -106,6 +114,11 @@ def test_index_links_the_page(built):
     markup = (built / "index.html").read_text(encoding="utf-8")
     assert f'href="{LESSON}.html"' in markup
     cells = nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb", as_version=4).cells
-    heading = next(line for c in cells if c.cell_type == "markdown"
-                   for line in c.source.splitlines() if line.startswith("# "))
+    heading = next(
+        line
+        for c in cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("# ")
+    )
     assert heading[2:].strip() in _Page(markup).text

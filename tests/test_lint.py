@@ -11,11 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-@pytest.mark.parametrize("command", [
-    ["ruff", "check", "."],
-    ["ruff", "format", "--check", "."],
-    ["mypy", "course_utils", "grading"],
-], ids=["ruff-check", "ruff-format", "mypy"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ruff", "check", "."],
+        ["ruff", "format", "--check", "."],
+        ["mypy", "course_utils", "grading"],
+    ],
+    ids=["ruff-check", "ruff-format", "mypy"],
+)
 def test_clean(command):
     tool = BIN / command[0]
     assert tool.exists(), f"{command[0]} is not installed: make install"

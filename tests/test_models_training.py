@@ -50,8 +50,17 @@ def test_full_batch_training_learns_and_records():
     X, y = blobs()
     seed_everything(0)
     m = SoftmaxRegression()
-    h = train(m, X, y, torch.optim.SGD(m.parameters(), lr=0.1), steps=30, X_test=X, y_test=y,
-              eval_every=10, progress=False)
+    h = train(
+        m,
+        X,
+        y,
+        torch.optim.SGD(m.parameters(), lr=0.1),
+        steps=30,
+        X_test=X,
+        y_test=y,
+        eval_every=10,
+        progress=False,
+    )
     assert len(h.step) == len(h.loss) == len(h.time) == 30
     assert h.examples[-1] == 30 * len(y)  # full batch: every step sees every example
     assert h.loss[-1] < h.loss[0] / 5
@@ -77,8 +86,16 @@ def test_minibatches_are_shuffled_epochs_and_reproducible():
     for _ in range(2):
         seed_everything(0)
         m = SoftmaxRegression()
-        h = train(m, X, y, torch.optim.SGD(m.parameters(), lr=0.1), epochs=2, batch_size=10,
-                  generator=torch.Generator().manual_seed(3), progress=False)
+        h = train(
+            m,
+            X,
+            y,
+            torch.optim.SGD(m.parameters(), lr=0.1),
+            epochs=2,
+            batch_size=10,
+            generator=torch.Generator().manual_seed(3),
+            progress=False,
+        )
         runs.append(h.loss)
     assert runs[0] == runs[1] and len(runs[0]) == 20
 
@@ -112,11 +129,11 @@ def test_time_budget_stops_training():
 def test_divergence_stops_early():
     X, y = blobs(100)
     m = SoftmaxRegression()
+
     def blow_up(logits, targets):  # a quadratic: GD with too large a step grows geometrically
         return (logits**2).sum()
 
-    h = train(m, X, y, torch.optim.SGD(m.parameters(), lr=10.0), steps=500, loss_fn=blow_up,
-              progress=False)
+    h = train(m, X, y, torch.optim.SGD(m.parameters(), lr=10.0), steps=500, loss_fn=blow_up, progress=False)
     assert not np.isfinite(h.loss[-1])
     assert len(h.step) < 500
 

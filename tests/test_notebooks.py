@@ -14,6 +14,7 @@ from tests.conftest import ROOT, lesson_names
 
 LESSONS = lesson_names()
 
+
 def _cells(name: str, folder: str = "solutions"):
     return nbformat.read(ROOT / folder / f"{name}.ipynb", as_version=4).cells
 
@@ -24,8 +25,9 @@ def test_there_are_lessons():
 
 def test_student_copies_in_sync_with_solutions():
     """notebooks/ must equal a fresh nbgrader release of solutions/ (run `make notebooks`)."""
-    proc = subprocess.run([sys.executable, "-m", "tools.release", "--check"],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.release", "--check"], capture_output=True, text=True, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -28,8 +28,11 @@ pytestmark = [needs_mnist, pytest.mark.slow]
 
 def right_answer(lesson: str) -> nbformat.NotebookNode:
     """The student copy with every exercise cell holding the solution's code (markers removed)."""
-    solved = {c.id: re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", "", c.source, flags=re.M)
-              for c in nbformat.read(SOLUTIONS / f"{lesson}.ipynb", as_version=4).cells if is_solution(c)}
+    solved = {
+        c.id: re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", "", c.source, flags=re.M)
+        for c in nbformat.read(SOLUTIONS / f"{lesson}.ipynb", as_version=4).cells
+        if is_solution(c)
+    }
     nb = nbformat.read(NOTEBOOKS / f"{lesson}.ipynb", as_version=4)
     for cell in nb.cells:
         if cell.get("id") in solved:
@@ -40,16 +43,26 @@ def right_answer(lesson: str) -> nbformat.NotebookNode:
 def _grade(course, *step: str) -> str:
     # One torch thread per grading kernel: the other pytest worker uses the other core.
     env = {**os.environ, "COURSE_GRADER_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "grading.grade", "--course", str(course), *step],
-                          env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grading.grade", "--course", str(course), *step],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, f"{step}: {proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
 
 def _errors(nb) -> dict[str, str]:
     """Cell id -> the error it raised."""
-    return {c.id: f"{o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code"
-            for o in c.get("outputs", []) if o.output_type == "error"}
+    return {
+        c.id: f"{o.ename}: {o.evalue}"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    }
 
 
 @pytest.mark.parametrize("lesson", lessons())
@@ -57,8 +70,10 @@ def test_round_trip(lesson, tmp_path):
     from nbgrader.api import Gradebook
 
     course, inbox = tmp_path / "course", tmp_path / "inbox"
-    for student, nb in (("right", right_answer(lesson)),
-                        ("blank", nbformat.read(NOTEBOOKS / f"{lesson}.ipynb", as_version=4))):
+    for student, nb in (
+        ("right", right_answer(lesson)),
+        ("blank", nbformat.read(NOTEBOOKS / f"{lesson}.ipynb", as_version=4)),
+    ):
         (inbox / student).mkdir(parents=True)
         nbformat.write(nb, inbox / student / f"{lesson}.ipynb")
 
@@ -75,8 +90,9 @@ def test_round_trip(lesson, tmp_path):
     assert scores == {"right": full, "blank": 0}
     assert manual == []
 
-    graded = {s: nbformat.read(course / "autograded" / s / lesson / f"{lesson}.ipynb", as_version=4)
-              for s in scores}
+    graded = {
+        s: nbformat.read(course / "autograded" / s / lesson / f"{lesson}.ipynb", as_version=4) for s in scores
+    }
     assert _errors(graded["right"]) == {}
     # The blank copy runs to the end; only its checks fail, each on the missing exercise.
     blank = _errors(graded["blank"])

@@ -40,8 +40,13 @@ def execute(name: str, timeout: int) -> nbformat.NotebookNode:
     nb = notebook_runner.cached(path)
     if nb is None:
         nb = notebook_runner.execute(path, timeout=timeout).nb
-    errors = [f"{c.get('id')}: {o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code"
-              for o in c.outputs if o.output_type == "error"]
+    errors = [
+        f"{c.get('id')}: {o.ename}: {o.evalue}"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
     if errors:
         sys.exit(f"solutions/{name}.ipynb fails, no HTML written:\n" + "\n".join(errors))
     return nb
@@ -68,10 +73,15 @@ def _static_widget(model_id: str, states: dict) -> list[nbformat.NotebookNode]:
     walk(model_id)
     if not has_output:
         return []
-    note = ("Interactive in JupyterLab or Colab; drawn here for "
-            + (", ".join(html.escape(str(c)) for c in controls) or "its first setting") + ".")
-    return [nbformat.v4.new_output("display_data", {"text/html": f"<p><em>{note}</em></p>",
-                                                    "text/plain": note}), *outputs]
+    note = (
+        "Interactive in JupyterLab or Colab; drawn here for "
+        + (", ".join(html.escape(str(c)) for c in controls) or "its first setting")
+        + "."
+    )
+    return [
+        nbformat.v4.new_output("display_data", {"text/html": f"<p><em>{note}</em></p>", "text/plain": note}),
+        *outputs,
+    ]
 
 
 def reader_copy(executed: nbformat.NotebookNode, student: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -114,13 +124,16 @@ def write_index(out: Path) -> Path:
         if (out / f"{name}.html").exists():
             label = title(nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4), name)
             items.append(f'<li><a href="{name}.html">{html.escape(label)}</a></li>')
-    page = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Optimization for deep learning, "
-            "on MNIST</title>\n"
-            "<style>body { font-family: sans-serif; max-width: 48em; margin: 2em auto; }</style>"
-            "</head>\n<body><h1>Optimization for deep learning, on MNIST</h1>\n"
-            "<p>The lessons as run, to read without a kernel. To run them and do the exercises, "
-            "open <code>notebooks/</code> in JupyterLab or Colab.</p>\n<ol>\n"
-            + "\n".join(items) + "\n</ol>\n</body></html>\n")
+    page = (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Optimization for deep learning, "
+        "on MNIST</title>\n"
+        "<style>body { font-family: sans-serif; max-width: 48em; margin: 2em auto; }</style>"
+        "</head>\n<body><h1>Optimization for deep learning, on MNIST</h1>\n"
+        "<p>The lessons as run, to read without a kernel. To run them and do the exercises, "
+        "open <code>notebooks/</code> in JupyterLab or Colab.</p>\n<ol>\n"
+        + "\n".join(items)
+        + "\n</ol>\n</body></html>\n"
+    )
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return index

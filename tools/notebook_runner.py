@@ -65,9 +65,7 @@ class ExecutedNotebook:
         """Evaluate `expression` in the notebook's live kernel; return it via JSON."""
         if self._client is None:
             raise RuntimeError("the kernel was not kept: execute(..., keep_kernel=True)")
-        cell = nbformat.v4.new_code_cell(
-            f"import json as __j\nprint('__PROBE__' + __j.dumps({expression}))"
-        )
+        cell = nbformat.v4.new_code_cell(f"import json as __j\nprint('__PROBE__' + __j.dumps({expression}))")
         self.nb.cells.append(cell)  # nbclient writes the executed cell back at its index
         try:
             self._client.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
@@ -113,7 +111,10 @@ def execute(path: Path, keep_kernel: bool = False, timeout: int = CELL_TIMEOUT) 
     key_path = _cache_path(path)
     nb = nbformat.read(path, as_version=4)
     client = Client(
-        nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
     ctx = client.setup_kernel()

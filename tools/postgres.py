@@ -28,8 +28,10 @@ def ensure_postgres() -> Path:
     if os.environ.get("COURSE_SKIP_POSTGRES"):
         pytest.skip("COURSE_SKIP_POSTGRES is set")
     if _bindir() is None:
-        pytest.fail("PostgreSQL is not installed: run `make system-deps` (Debian: apt-get install "
-                    "postgresql), or set COURSE_SKIP_POSTGRES=1 to skip the PostgreSQL gradebook tests")
+        pytest.fail(
+            "PostgreSQL is not installed: run `make system-deps` (Debian: apt-get install "
+            "postgresql), or set COURSE_SKIP_POSTGRES=1 to skip the PostgreSQL gradebook tests"
+        )
     return _bindir()
 
 
@@ -58,13 +60,24 @@ def postgres_server(database: str = "gradebook"):
 
     try:
         run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "server.log"), "-o",
+        run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(data / "server.log"),
+            "-o",
             f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
-            "start")
+            "start",
+        )
         run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", database)
         yield f"postgresql://postgres@127.0.0.1:{port}/{database}"
     finally:
         if (data / "postmaster.pid").exists():
-            subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                           capture_output=True, cwd=home)
+            subprocess.run(
+                [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                capture_output=True,
+                cwd=home,
+            )
         shutil.rmtree(home, ignore_errors=True)

@@ -50,9 +50,7 @@ def course_config() -> dict:
 def badge_markdown(name: str, cfg: dict) -> str:
     repo = cfg["repository"].removeprefix("https://github.com/")
     url = f"https://colab.research.google.com/github/{repo}/blob/{cfg['branch']}/notebooks/{name}.ipynb"
-    return (
-        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
-    )
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
 def stamped(nb: nbformat.NotebookNode, name: str, cfg: dict) -> nbformat.NotebookNode:
@@ -64,13 +62,15 @@ def stamped(nb: nbformat.NotebookNode, name: str, cfg: dict) -> nbformat.Noteboo
     setup = nbformat.v4.new_code_cell(SETUP_CODE.format(**cfg))
     setup["id"] = SETUP_ID
     setup.metadata["nbgrader"] = {
-        "grade": False, "grade_id": SETUP_ID, "locked": True,
-        "schema_version": 3, "solution": False, "task": False,
+        "grade": False,
+        "grade_id": SETUP_ID,
+        "locked": True,
+        "schema_version": 3,
+        "solution": False,
+        "task": False,
     }
     nb.cells = [badge, setup, *cells]
     return nb
-
-
 
 
 def with_outputs(names: list[str]) -> list[str]:
@@ -98,12 +98,6 @@ def stamp_solutions(names: list[str], check: bool) -> list[str]:
     return changed
 
 
-
-
-
-
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("lessons", nargs="*", help="lesson names (default: all)")
@@ -118,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         generate(names, Path(tmp) / "course", Path(tmp) / "out")
         stale = [
-            n for n in names
+            n
+            for n in names
             if not (NOTEBOOKS / f"{n}.ipynb").exists()
             or not filecmp.cmp(Path(tmp) / "out" / f"{n}.ipynb", NOTEBOOKS / f"{n}.ipynb", False)
         ]
