@@ -132,10 +132,15 @@ def _untampered(name: str) -> None:
             )
 
 
-def _call(name: str, fn: Callable, *args, forbid=(), purpose: str = "", **kwargs):
-    """Run the student's function and turn every way it can break into a diagnosis."""
+def _call(name: str, fn: Callable, *args, forbid=(), purpose: str = "", tamper_check: bool = True, **kwargs):
+    """Run the student's function and turn every way it can break into a diagnosis.
+
+    tamper_check=False skips the (3 ms) tamper scan: for a checker that calls the function
+    thousands of times, scanning before the first call and after the last.
+    """
     __tracebackhide__ = True
-    _untampered(name)
+    if tamper_check:
+        _untampered(name)
     if not callable(fn):
         _fail(name, f"expected a function, got {type(fn).__name__}.", f"pass `{name}` itself.")
     try:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from course_utils.checks.calling import _call
+from course_utils.checks.calling import _call, _untampered
 from course_utils.checks.reporting import _fail, _pass
 
 __all__ = ["check_sample_minibatch"]
@@ -18,9 +18,18 @@ def _chi2_threshold(df: int, z: float = 4.75) -> float:
     return df * (1.0 - a + z * a**0.5) ** 3
 
 
-def _minibatch_call(name, fn, X, y, batch_size, generator):
+def _minibatch_call(name, fn, X, y, batch_size, generator, tamper_check=True):
     __tracebackhide__ = True
-    out = _call(name, fn, X, y, batch_size, generator, purpose=f", batch_size={batch_size}, generator")
+    out = _call(
+        name,
+        fn,
+        X,
+        y,
+        batch_size,
+        generator,
+        purpose=f", batch_size={batch_size}, generator",
+        tamper_check=tamper_check,
+    )
     if not isinstance(out, tuple | list) or len(out) != 2:
         _fail(
             name,
@@ -163,9 +172,10 @@ def _check_uniform(name: str, fn: Callable, draws: int, seed: int) -> tuple[floa
     y = torch.arange(n) % 10
     g = torch.Generator().manual_seed(seed + 11)
     counts = torch.zeros(n)
-    for _ in range(draws):
-        Xb, _yb = _minibatch_call(name, fn, X, y, bs, g)
+    for k in range(draws):
+        Xb, _yb = _minibatch_call(name, fn, X, y, bs, g, tamper_check=k == 0)
         counts += torch.bincount(Xb[:, 0].round().long().clamp(0, n - 1), minlength=n)
+    _untampered(name)  # once more after the draws, not before each of them
     expected = draws * bs / n
     never = (counts == 0).nonzero().flatten().tolist()
     if never:
