@@ -19,9 +19,11 @@ def test_learning_rate_sweep_is_u_shaped(lesson):
     best = min(losses)
     i = losses.index(best)
     assert 0 < i < len(losses) - 1  # the best learning rate is inside the sweep
-    assert losses[0] > 5 * best and losses[-1] > 5 * best
-    assert all(a >= b for a, b in zip(losses[:i], losses[1 : i + 1]))  # falls to the minimum
-    assert all(a <= b for a, b in zip(losses[i:], losses[i + 1 :]))  # and rises after it
+    assert losses[0] > 5 * best
+    assert all(a > b for a, b in zip(losses[:i], losses[1 : i + 1]))  # falls to the minimum
+    # beyond it every rate ends more than 5x above the best (their order is not asserted: those
+    # runs bounce, and rounding decides where they end)
+    assert all(loss > 5 * best for loss in losses[i + 1 :])
     lrs = lesson.probe("sweep_lrs")
     good = [lr for lr, loss in zip(lrs, losses, strict=True) if loss <= 2 * best]
     assert 3 < max(good) / min(good) < 30  # about one order of magnitude
@@ -34,6 +36,9 @@ def test_signs_of_too_fast_and_too_slow(lesson):
     assert slow["loss"] > 5 * good["loss"] and slow["jumps"] < good["jumps"]
     assert fast["jumps"] > good["jumps"] and fast["peak"] > 2 * good["peak"]
     assert fast["weight_norm"] > 2 * good["weight_norm"] and fast["loss"] > 2 * good["loss"]
+    # the top of the sweep: weights over 100x the good run's norm, loss near guessing's (> 2)
+    top = lesson.probe("[sweep[sweep_lrs[-1]]['weight_norm'], sweep[sweep_lrs[-1]]['loss']]")
+    assert top[0] > 100 * good["weight_norm"] and top[1] > 2
 
 
 def test_random_search_beats_the_grid_on_the_same_budget(lesson):
