@@ -23,7 +23,8 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 
-from grading.course import is_test
+from grading.course import grade_id as grade_id_of
+from grading.course import is_solution
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -111,14 +112,23 @@ class GuardedExecute(PromptReplies, Execute):
 
 
 class RestoreTests(Preprocessor):
-    """Put every test cell back where the lesson has it: restored if deleted, moved back if moved.
+    """Every cell the lesson owns, put back as released; the student's claims to grading dropped.
 
-    nbgrader restores the *contents* of locked cells it finds, but a deleted test
-    cell simply goes missing (its points then wait for manual grading), and a
-    moved one runs wherever the student put it. This step, run on nbgrader's
-    working copy (never on the submission), takes each test cell from the
-    source notebook and places it right after the cell that precedes it
-    there, so every check runs after the code it checks, as written.
+    nbgrader restores the *contents* of the locked cells it recognizes by their metadata, but a
+    submission can make a test cell unrecognizable (its `nbgrader` metadata deleted, `grade` set to
+    false, its id or grade_id changed, ids missing altogether as in nbformat 4.4), delete it, or
+    move it; the test then does not run, and a regrade keeps the earlier marks. This step, run on
+    nbgrader's working copy (never on the submission), rebuilds the notebook from the source:
+
+    - every cell the lesson owns that is not a solution (tests, the setup cell, other locked
+      cells) is removed wherever the submission has it (matched by id or grade_id), and the
+      source's cell, with its source and metadata, is inserted right after the cell that precedes
+      it in the source (or, if the student deleted that one, after the last cell placed);
+    - a solution cell keeps the student's code and gets the source's metadata back;
+    - any other cell loses whatever `nbgrader` metadata it claims (a cell of the student's own
+      cannot be a graded cell).
+
+    So every check runs after the code it checks, as written, and every graded cell is graded.
     """
 
     enabled = True  # nbconvert skips preprocessors that are not enabled
@@ -128,17 +138,39 @@ class RestoreTests(Preprocessor):
         path = Path.cwd() / "source" / info.get("assignment", "") / f"{info.get('notebook', '')}.ipynb"
         if not path.is_file():
             return nb, resources
-        source = nbformat.read(path, as_version=4).cells
-        for i, cell in enumerate(source):
-            if not is_test(cell) or i == 0:
-                continue
-            anchor = source[i - 1].get("id")
-            ids = [c.get("id") for c in nb.cells]
-            if anchor not in ids:
-                continue  # the student deleted the code it checks: the check then fails
-            if cell.get("id") in ids:
-                restored = nb.cells.pop(ids.index(cell.get("id")))
-            else:
-                restored = nbformat.from_dict(cell)
-            nb.cells.insert([c.get("id") for c in nb.cells].index(anchor) + 1, restored)
+        nb.cells = restored_cells(nbformat.read(path, as_version=4).cells, nb.cells)
         return nb, resources
+
+
+def restored_cells(source: list, submitted: list) -> list:
+    """The submission's cells with the lesson's own cells put back (see RestoreTests)."""
+    owned = {grade_id_of(c): c for c in source if grade_id_of(c)}
+    solutions = {g for g, c in owned.items() if is_solution(c)}
+    fixed = {g for g in owned if g not in solutions}  # tests, setup, other locked cells
+    fixed_ids = {owned[g].get("id") for g in fixed}
+    solution_of_id = {owned[g].get("id"): g for g in solutions}
+    cells, claimed = [], set()
+    for cell in submitted:
+        gid = grade_id_of(cell) if "nbgrader" in cell.metadata else None
+        gid = solution_of_id.get(cell.get("id"), gid)  # a solution cell stripped of its metadata
+        if cell.get("id") in fixed_ids or gid in fixed:
+            continue  # put back from the source below
+        cell = nbformat.from_dict(cell)
+        if gid in solutions and gid not in claimed:  # its id and metadata as released (the ids
+            claimed.add(gid)  # anchor the tests below); a second cell claiming it is the student's
+            cell["id"] = owned[gid].get("id", cell.get("id"))
+            cell.metadata["nbgrader"] = nbformat.from_dict(owned[gid].metadata["nbgrader"])
+        else:
+            cell.metadata.pop("nbgrader", None)
+        cells.append(cell)
+    last = -1  # index in `cells` of the last source cell found or placed
+    for i, src in enumerate(source):
+        ids = [c.get("id") for c in cells]
+        if grade_id_of(src) in fixed:
+            anchor = source[i - 1].get("id") if i else None
+            at = ids.index(anchor) if anchor in ids else last
+            cells.insert(at + 1, nbformat.from_dict(src))
+            last = at + 1
+        elif src.get("id") in ids:
+            last = max(last, ids.index(src.get("id")))
+    return cells
