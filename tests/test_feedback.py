@@ -1,8 +1,9 @@
 """Feedback pages (grading/feedback.py): the checkers' diagnoses and the gradebook's points, no hidden test.
 
-The slow test grades a lesson-01 class (correct, blank, a known-wrong pair, a
-timeout, a kernel death, an unreadable file) with grading/grade.py and reads
-every page it hands back. test_class_grading.py checks the pages of every
+The slow test grades a class of the fixture assignment (tests/fixtures/00_fixture.ipynb:
+lesson 01's softmax and cross-entropy, no MNIST) — correct, blank, lesson 01's first
+known-wrong pair, a timeout, a kernel death, an unreadable file — with grading/grade.py,
+and reads every page it hands back. test_class_grading.py checks the pages of every
 known-wrong version of every lesson.
 The fast ones feed the page builder a hand-made autograded notebook.
 """
@@ -20,31 +21,38 @@ import pytest
 
 from grading import catalogue, feedback
 from grading.catalogue import add_cell, edited
-from tests.conftest import ROOT, needs_mnist
-from tests.grading_cases import NOT_A_NOTEBOOK, grade, points, sections, text
+from tests.conftest import ROOT
+from tests.grading_cases import NOT_A_NOTEBOOK, Assignment, grade, points, sections, text
 
-LESSON = "01_task_and_loss"
+MISTAKES_OF = "01_task_and_loss"  # the lesson whose known-wrong answers the class hands in
+LESSON = "00_fixture"  # graded on the fixture: the same exercises, a few seconds a submission
+FIXTURES = ROOT / "tests" / "fixtures"
 
 SCREENSHOT = ROOT / "build" / "screenshots" / "feedback_example.png"
 
 
-@needs_mnist
 @pytest.mark.slow
 def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path):
     from nbgrader.api import Gradebook
 
     # Every known-wrong version of every lesson gets its page checked in test_class_grading.py;
     # here: one pair of them (for the screenshot), the special cases, and the page's layout.
-    first = {m.exercise: m for m in reversed(catalogue.mistakes(LESSON))}
-    right = catalogue.solution_code(LESSON)
+    course = tmp_path / "course"
+    # Per cell: 5x the slowest cell before the checks (importing torch) on a loaded 2-core machine
+    # (a cut setup cell would turn a diagnosis into a NameError), so only the endless loop is cut.
+    env = {**os.environ, "COURSE_GRADER_TIMEOUT": "10"}
+    grade(course, env, "release", LESSON, source=FIXTURES)
+    fixture = Assignment(LESSON, FIXTURES / f"{LESSON}.ipynb", course / "release_copies" / f"{LESSON}.ipynb")
+    first = {m.exercise: m for m in reversed(catalogue.mistakes(MISTAKES_OF))}
+    right = fixture.solution_code()
     ce = right["cross_entropy"]
 
     def submission(**code):
-        return catalogue.submission(LESSON, {**right, **code})
+        return fixture.submission({**right, **code})
 
     students: dict[str, object] = {
         "correct": submission(),
-        "blank": catalogue.submission(LESSON, {}),
+        "blank": fixture.submission({}),
         "wrong00": submission(softmax=first["softmax"].source, cross_entropy=first["cross_entropy"].source),
         # (it stops its kernel after the last check, to save time)
         "timeout": edited(
@@ -63,18 +71,13 @@ def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path)
     inbox = tmp_path / "inbox"
     catalogue.write_inbox(inbox, LESSON, students)
 
-    course = tmp_path / "course"
-    # Per cell: far above any cell before the checks even on a loaded 2-core machine (a cut setup cell
-    # would turn a diagnosis into a NameError), so only the endless loop is cut.
-    env = {**os.environ, "COURSE_GRADER_TIMEOUT": "60"}
     t0 = time.perf_counter()
     for step in (
-        ["release", LESSON],
         ["collect", str(inbox)],
         ["autograde", LESSON, "--workers", "2"],
         ["feedback", LESSON, "--workers", "2"],
     ):
-        grade(course, env, *step, timeout=1800)
+        grade(course, env, *step, source=FIXTURES, timeout=1800)
     print(f"graded and wrote feedback for {len(students)} students in {time.perf_counter() - t0:.0f} s")
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
@@ -115,7 +118,7 @@ def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path)
     assert all("not attempted yet" in text(f).lower() for f in sections(pages["blank"]).values())
     timeout, died = text(pages["timeout"]), text(pages["kernel_died"])
     assert re.search(
-        r"cell `cross_entropy`[^.]*ran longer than the time limit[^⚠]*This cost 3 points", timeout
+        r"cell `cross_entropy`[^⚠]*?ran longer than the time limit[^⚠]*This cost 3 points", timeout
     )
     assert re.search(
         r"kernel died while running your exercise cell `cross_entropy`[^⚠]*This cost 3 points", died
@@ -129,7 +132,7 @@ def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path)
     )
 
     # Nothing handed back holds a line of a hidden test; the instructor's autograded copy does.
-    hidden = catalogue.hidden_test_lines(LESSON)
+    hidden = fixture.hidden_test_lines()
     assert len(hidden) >= 3  # the two checks' hidden calls and their shared import line
     handed_back = [p for p in (course / "feedback").rglob("*") if p.is_file()]
     assert len(handed_back) == len(students)
