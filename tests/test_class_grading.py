@@ -1,16 +1,18 @@
-"""A class of 30 or more submissions for every lesson, autograded by parallel workers.
+"""A class for every lesson, autograded by parallel workers (the slow tier, `make test-full`).
 
 Per lesson: the right answer (full marks); the blank copy (0); every known-wrong
 version of every exercise from the catalogue (grading/catalogue.py; the exercises
 of one lesson are paired, so one submission carries one mistake per exercise);
-and every broken or hostile submission an instructor meets: an exception,
-sys.exit, os._exit, a crash, an endless loop, a syntax error, a missing
-package, a memory bomb, enormous output, writes and deletes outside its folder
-(also from a kernel it names itself), test cells emptied, deleted or moved, an
-exercise moved or deleted, a faked checker, a patched torch, a replaced module,
-replaced builtins and AssertionError, edited points, faked outputs, a file
-that is no notebook (built by tests/grading_cases.py, which
-test_grading_hostile.py also grades, on a small fixture assignment, in the fast tier).
+and the broken submissions whose cost depends on the lesson's own layout: test
+cells emptied, deleted or moved, an exercise moved or deleted, a faked checker,
+edited points, faked outputs, a file that is no notebook (built by
+tests/grading_cases.py). The broken and hostile submissions whose handling does
+not depend on the lesson (an exception, sys.exit, os._exit, a crash, an endless
+loop, a syntax error, a missing package, a memory bomb, enormous output, writes
+and deletes outside its folder, a kernel it names itself, a patched torch, a
+replaced module, replaced builtins and AssertionError) are graded on the fixture
+assignment in the fast tier (test_grading_hostile.py): each costs a whole lesson
+run here and proves nothing more.
 
 Each score must be exactly what the mistakes cost; each failed check must show
 its diagnosis in the autograded notebook and on the student's feedback page,
@@ -31,7 +33,6 @@ import pytest
 from grading import catalogue
 from tests.conftest import ROOT, needs_mnist
 from tests.grading_cases import (
-    CARRIERS,
     Assignment,
     Case,
     Mistakes,
@@ -39,7 +40,6 @@ from tests.grading_cases import (
     csv_scores,
     grade,
     hostile,
-    interrupt_ignored,
     outputs,
     read_gradebook,
     sha256s,
@@ -49,7 +49,7 @@ from tools.postgres import postgres_server
 pytestmark = [needs_mnist, pytest.mark.slow, pytest.mark.full]
 LESSONS = list(catalogue.SOURCES)
 WORKERS = 2
-CELL_TIMEOUT = 60  # s: an endless loop costs this much; the slowest solution cell takes 10 s
+CELL_TIMEOUT = 60  # s: 6x the slowest solution cell (10 s); no case here waits it out
 
 
 def mistake_sets(lesson: str) -> list[Mistakes]:
@@ -79,7 +79,7 @@ def _hostile(lesson: str, outside, carried: list[Mistakes] = ()) -> list[Case]:
 
 
 def lesson01_extras() -> list[Case]:
-    """Two that need a lesson's own code: a loop that ignores the interrupt, and hard-coded answers."""
+    """One that needs a lesson's own code: answers hard-coded for the visible test's inputs."""
     lesson = "01_task_and_loss"
     right = catalogue.solution_code(lesson)
     visible_only = right["cross_entropy"].replace(  # right only for the visible test's batch sizes
@@ -88,7 +88,6 @@ def lesson01_extras() -> list[Case]:
     )
     assert visible_only != right["cross_entropy"]
     return [
-        interrupt_ignored(Assignment.lesson(lesson)),  # 2 points: its cross_entropy_check is not run
         Case(
             "01-visible-tests-only",
             catalogue.submission(lesson, {**right, "cross_entropy": visible_only}),
@@ -98,24 +97,33 @@ def lesson01_extras() -> list[Case]:
     ]
 
 
-def build_class(lesson: str, outside, size: int = 30) -> list[Case]:
-    """The right answer, the blank copy, every mistake set and every hostile case, for `lesson`.
+# The cases of tests/grading_cases.py whose score depends on where the lesson's exercises and
+# tests are (the rest are graded on the fixture assignment, in the fast tier).
+LAYOUT_CASES = (
+    "test-emptied",
+    "test-deleted",
+    "test-moved-up",
+    "exercise-moved-down",
+    "exercise-deleted",
+    "checker-faked",
+    "points-edited",
+    "outputs-faked",
+    "not-a-notebook",
+)
 
-    Hostile cases carry as many mistake sets as keep the class at `size` or more: each
-    known-wrong version is still graded once, in fewer notebooks.
-    """
+
+def build_class(lesson: str, outside) -> list[Case]:
+    """The right answer, the blank copy, every mistake set and the layout cases, for `lesson`."""
     right = catalogue.solution_code(lesson)
     pts = catalogue.points(lesson)
     tag = lesson[:2]
     extras = lesson01_extras() if lesson == "01_task_and_loss" else []
     sets = mistake_sets(lesson)
-    n_hostile = len(_hostile(lesson, outside))
-    fold = max(0, min(len(CARRIERS), 2 + len(sets) + n_hostile + len(extras) - size))
     cases = [
         Case(f"{tag}-correct", catalogue.submission(lesson, right), sum(pts.values())),
         Case(f"{tag}-blank", catalogue.submission(lesson, {}), 0),
     ]
-    for i, ms in enumerate(sets[fold:], start=fold):
+    for i, ms in enumerate(sets):
         cases.append(
             Case(
                 f"{tag}-wrong-{i:02d}",
@@ -124,7 +132,9 @@ def build_class(lesson: str, outside, size: int = 30) -> list[Case]:
                 ms.words,
             )
         )
-    return cases + _hostile(lesson, outside, sets[:fold]) + extras
+    layout = [c for c in _hostile(lesson, outside) if c.student.split("-", 1)[1] in LAYOUT_CASES]
+    assert len(layout) == len(LAYOUT_CASES), [c.student for c in layout]
+    return cases + layout + extras
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +148,10 @@ def courses(tmp_path_factory):
         }
 
 
-def test_every_lesson_has_a_class_of_30():
+def test_every_lesson_has_a_class():
     for lesson in LESSONS:
         cases = build_class(lesson, ROOT / "nowhere")
-        assert len(cases) >= 30, (lesson, len(cases))
+        assert len(cases) >= 2 + len(mistake_sets(lesson)) + len(LAYOUT_CASES), (lesson, len(cases))
         assert len({c.student for c in cases}) == len(cases)
         exercises = {m.exercise for m in catalogue.mistakes(lesson)}
         assert exercises == set(catalogue.solution_code(lesson)), lesson
