@@ -24,8 +24,9 @@ def test_decaying_schedules_beat_a_constant_large_learning_rate(lesson):
     final = lesson.probe("{k: v[1][0] for k, v in schedule_runs.items()}")
     constant = final.pop("constant")
     assert constant > 1.5
+    assert len(final) == 6
     for name, loss in final.items():
-        assert loss < 0.6 * constant, name
+        assert loss < 0.7 * constant, name
 
 
 def test_layers_get_gradients_of_very_different_sizes(lesson):
@@ -40,14 +41,28 @@ def test_clipping_matches_torch(lesson):
 
 
 def test_adagrad_from_scratch_matches_torch_up_to_eps_placement(lesson):
-    assert lesson.probe("n_differ") < 0.01 * 7840
+    assert lesson.probe("n_differ") < 0.01 * 7840  # fewer than 1 % differ by more than 1e-4
     losses = lesson.probe("adagrad_losses")
     assert abs(losses["ours"] - losses["torch.optim.Adagrad"]) < 0.01
 
 
-def test_adaptive_methods_beat_plain_gd_on_mnist(lesson):
+def test_eps_inside_or_outside_the_root_agree_only_for_gradients_well_above_sqrt_eps(lesson):
+    first = lesson.probe("{f'{g:g}': v for g, v in first_step.items()}")
+    inside, outside = first["0.01"]
+    assert inside > 0.99 and outside > 0.99  # both move the weight by eta, to within 1 %
+    inside, outside = first["1e-05"]
+    assert 0.09 < inside < 0.11 and outside > 0.99  # about 0.1 eta against eta
+
+
+def test_adaptive_methods_beat_plain_sgd_on_mnist_and_momentum_is_its_effective_rate(lesson):
     final = lesson.probe("{k: v[1][0] for k, v in mnist_runs.items()}")
-    assert final["RMSprop"] < final["GD (SGD)"] and final["Adam"] < final["GD (SGD)"]
+    sgd = final["SGD η = 0.1"]
+    assert final["RMSprop η = 1e-3"] < sgd and final["Adam η = 1e-3"] < sgd
+    # momentum at eta = 0.1 (effective rate 1.0) ends lowest of all ...
+    assert final["momentum η = 0.1, β = 0.9"] < min(v for k, v in final.items()
+                                                      if k != "momentum η = 0.1, β = 0.9")
+    # ... and at plain SGD's effective rate (eta = 0.01) within 10 % of plain SGD
+    assert abs(final["momentum η = 0.01, β = 0.9"] - sgd) < 0.1 * sgd
 
 
 def test_adam_and_rmsprop_beat_gd_on_the_badly_scaled_problem(lesson):
