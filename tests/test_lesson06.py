@@ -45,9 +45,12 @@ def test_gradient_noise_variance_falls_as_one_over_B(lesson):
     assert -1.15 < run.probe("slope") < -0.85
     for m, p in zip(measured, predicted, strict=True):
         assert abs(m / p - 1) < 0.3
-    # the noise of a single example dwarfs the signal |g|^2; a batch of 256 brings it far down
+    # the noise of a single example is over 100x the signal |g|^2; a batch of 256 brings it far
+    # down, but not below the signal: that takes B = sigma^2 / |g|^2, between 500 and 2,000
     signal = run.probe("float((full_grad**2).sum())")
     assert measured[0] > 100 * signal and measured[-1] < measured[0] / 100
+    assert measured[-1] > signal
+    assert 500 < run.probe("sigma2") / signal < 2000
 
 
 def test_under_a_budget_of_example_gradients_minibatches_beat_full_batch(lesson):
