@@ -30,15 +30,30 @@ SETUP_ID = "setup"
 SETUP_CODE = """\
 # Setup: run this cell first. In Colab it installs the course helpers
 # (course_utils) without touching Colab's own torch; locally they are installed.
-import importlib.util, subprocess, sys
+import importlib.util
+import subprocess
+import sys
+
 if importlib.util.find_spec("course_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                    "git+{repository}@{branch}"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "git+{repository}@{branch}",
+        ],
+        check=True,
+    )
 %matplotlib inline
 import torch
+
 torch.set_num_threads(1)  # one thread: the same numbers on every machine, busy or idle
 import course_utils
 from course_utils.models import get_device
+
 print(f"torch {{torch.__version__}} · course_utils {{course_utils.__version__}} · device {{get_device()}}")"""
 
 
