@@ -19,7 +19,8 @@ def test_solution_runs_clean(lesson):
 def test_look_left_right_finds_the_1d_minimum(lesson):
     run = lesson
     w, J_end, J_grid_min = run.probe(
-        "[path_1d[-1], J1(torch.tensor(path_1d[-1])).item(), J1(ws).min().item()]")
+        "[path_1d[-1], J1(torch.tensor(path_1d[-1])).item(), J1(ws).min().item()]"
+    )
     assert J_end - J_grid_min < 1e-3 and 0.5 < w < 2.5
 
 

@@ -38,7 +38,8 @@ def test_numerical_gradient_matches_autograd_and_costs_n_times_the_work(lesson):
     # work in FLOPs of the matrix products: one evaluation is X (1000 x 784) times W^T (784 x 10);
     # autograd adds one product of the same size for the gradient of W
     evaluation, autograd, numerical = run.probe(
-        "[evaluation_flops, autograd_flops, numerical_gradient_flops]")
+        "[evaluation_flops, autograd_flops, numerical_gradient_flops]"
+    )
     assert evaluation == 2 * 1000 * 784 * 10
     assert autograd == 2 * evaluation
     assert numerical == 2 * 7850 * evaluation and numerical // autograd == 7850

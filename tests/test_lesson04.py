@@ -88,8 +88,9 @@ def test_momentum_escapes_the_saddle_faster(lesson):
 def test_momentum_beats_gradient_descent_on_mnist(lesson):
     run = lesson
     final = run.probe("{k: h.loss[-1] for k, h in mnist_runs.items()}")
-    ups = run.probe("{k: sum(b > a for a, b in zip(h.loss[-51:], h.loss[-50:])) "
-                    "for k, h in mnist_runs.items()}")
+    ups = run.probe(
+        "{k: sum(b > a for a, b in zip(h.loss[-51:], h.loss[-50:])) for k, h in mnist_runs.items()}"
+    )
     ok = run.probe("{k: settled(h) for k, h in mnist_runs.items()}")
     # no run sits at the edge of the rule: settled runs never went up in their last 50 steps,
     # the bouncing one went up at least 5 times

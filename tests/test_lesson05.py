@@ -69,8 +69,10 @@ def test_the_narrow_spread_is_not_unfinished_training(lesson):
 
 def test_width_costs_parameters_work_and_memory_and_does_not_overfit_here(lesson):
     widths = lesson.probe("widths")
-    cost = lesson.probe("{w: [lab[w]['params'], lab[w]['flops_per_step'], lab[w]['memory_kb'], "
-                        "lab[w]['test_acc'].mean().item()] for w in widths}")
+    cost = lesson.probe(
+        "{w: [lab[w]['params'], lab[w]['flops_per_step'], lab[w]['memory_kb'], "
+        "lab[w]['test_acc'].mean().item()] for w in widths}"
+    )
     small, big = cost[str(widths[0])], cost[str(widths[-1])]
     assert big[0] > 100 * small[0] and big[2] > 5 * small[2]
     mems = [cost[str(w)][2] for w in widths]

@@ -59,8 +59,9 @@ def test_adaptive_methods_beat_plain_sgd_on_mnist_and_momentum_is_its_effective_
     sgd = final["SGD η = 0.1"]
     assert final["RMSprop η = 1e-3"] < sgd and final["Adam η = 1e-3"] < sgd
     # momentum at eta = 0.1 (effective rate 1.0) ends lowest of all ...
-    assert final["momentum η = 0.1, β = 0.9"] < min(v for k, v in final.items()
-                                                      if k != "momentum η = 0.1, β = 0.9")
+    assert final["momentum η = 0.1, β = 0.9"] < min(
+        v for k, v in final.items() if k != "momentum η = 0.1, β = 0.9"
+    )
     # ... and at plain SGD's effective rate (eta = 0.01) within 10 % of plain SGD
     assert abs(final["momentum η = 0.01, β = 0.9"] - sgd) < 0.1 * sgd
 
@@ -70,7 +71,8 @@ def test_adam_and_rmsprop_beat_gd_on_the_badly_scaled_problem(lesson):
     grid = lesson.probe("{name: lrs for name, (_, lrs) in grid.items()}")
     runs = lesson.probe(
         "{f'{s}|{m}|{lr:g}': [h.final_loss, settled(h), max(h.loss) / h.loss[0], "
-        "sum(b > a for a, b in zip(h.loss[-51:], h.loss[-50:]))] for (s, m, lr), h in bad_runs.items()}")
+        "sum(b > a for a, b in zip(h.loss[-51:], h.loss[-50:]))] for (s, m, lr), h in bad_runs.items()}"
+    )
     best_bad = lesson.probe("{f'{s}|{m}': v for (s, m), v in best_bad.items()}")
     assert len(problems) >= 3
     # no run sits at the edge of the rule: a settled run never went up in its last 50 steps,

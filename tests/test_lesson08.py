@@ -61,5 +61,6 @@ def test_the_learning_rate_matters_more_than_the_weight_decay(lesson):
     # over the dense map: the spread along the learning rate dwarfs the one along weight decay
     along_lr, along_wd = lesson.probe(
         "[dense_losses.clamp(max=3)[:, 0].std().item(), "
-        "dense_losses.clamp(max=3)[dense_losses[:, 0].argmin(), :6].std().item()]")
+        "dense_losses.clamp(max=3)[dense_losses[:, 0].argmin(), :6].std().item()]"
+    )
     assert along_lr > 10 * along_wd
