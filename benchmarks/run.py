@@ -2,7 +2,8 @@
 
     python benchmarks/run.py                 # everything
     python benchmarks/run.py --no-notebooks  # skip executing the lessons
-    python benchmarks/run.py --workers       # also: 1 vs 2 grading workers, SQLite and PostgreSQL
+    python benchmarks/run.py --workers       # also: the grading cluster against the old pool, and
+                                             # what one submission of each lesson costs a worker
     python benchmarks/run.py --threads       # also: each lesson with 2 torch threads instead of 1
     python benchmarks/run.py --json build/benchmarks.json
 
@@ -20,6 +21,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -197,33 +199,162 @@ def bench_autograde(names: list[str], plain: dict) -> dict:
     return results
 
 
+# --------------------------------------------------------------------------- the home-made pool
+# grade.py's autograde until issue 18 moved it onto dask.distributed: N long-lived worker
+# processes, each running nbgrader's autograde app in the course directory for one student
+# after another and writing the gradebook itself. Kept here only so that `--workers` can time
+# it against the LocalCluster in the same run; drop it with that comparison.
+
+
+def homemade_worker(lesson: str) -> int:
+    """One worker of the old pool (cwd: the course): a student id per stdin line, a JSON line back."""
+    from nbgrader.apps.autogradeapp import AutogradeApp
+
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything else printed goes to stderr, not into the answers
+    sys.stdout = sys.stderr
+    for line in sys.stdin:
+        student, ok = line.strip(), True
+        app = AutogradeApp()
+        try:
+            app.initialize([lesson, f"--student={student}", "--create", "--force", "--log-level=WARN"])
+            app.start()
+        except SystemExit as stop:
+            ok = stop.code in (0, None)
+        finally:
+            for handler in list(app.log.handlers):
+                app.log.removeHandler(handler)
+        answers.write(json.dumps({"student": student, "ok": ok}) + "\n")
+    return 0
+
+
+def homemade_autograde(course: str, lesson: str, workers: int) -> int:
+    """The old pool: `workers` threads, each feeding its worker process the next student."""
+    import queue
+    import threading
+
+    students = sorted(p.parent.parent.name for p in Path(course).glob(f"submitted/*/{lesson}/{lesson}.ipynb"))
+    todo: queue.Queue[str] = queue.Queue()
+    for student in students:
+        todo.put(student)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.setdefault("COURSE_GRADER_THREADS", str(max(1, cores // workers)))
+    code = f"import sys, benchmarks.run as b; sys.exit(b.homemade_worker({lesson!r}))"
+    failed = []
+
+    def serve() -> None:
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=course, env=env, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        while True:
+            try:
+                student = todo.get_nowait()
+            except queue.Empty:
+                break
+            proc.stdin.write(student + "\n")
+            proc.stdin.flush()
+            answer = proc.stdout.readline()
+            if not answer or not json.loads(answer)["ok"]:
+                failed.append(student)
+        proc.stdin.close()
+        proc.wait()
+
+    threads = [threading.Thread(target=serve) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return 1 if failed else 0
+
+
+_COST = re.compile(r"per submission on the workers: ([\d.]+) s, ([\d.]+) CPU s")
+
+
 def bench_workers(name: str, students: int = 4) -> dict:
-    """Seconds to autograde `students` copies of one lesson with 1 and with 2 workers,
-    into the default SQLite gradebook and into a PostgreSQL server (tests/postgres.py)."""
+    """Seconds to autograde `students` copies of one lesson: the home-made pool of 2 workers (the
+    figure before dask), `grade.py autograde` on a LocalCluster of 1 worker and on the default one
+    (a worker per core); into the default SQLite gradebook and into a PostgreSQL server."""
     from tools.postgres import postgres_server
 
-    results = {}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    grade = [sys.executable, str(ROOT / "grading" / "grade.py")]
+    old = [sys.executable, "-c",
+           "import sys, benchmarks.run as b; sys.exit(b.homemade_autograde(*sys.argv[1:3], 2))"]
+    runs = {"home-made pool, 2 workers": lambda course: [*old, str(course), name],
+            "LocalCluster, 1 worker": lambda course: [*grade, "--course", str(course), "autograde", name,
+                                                     "--workers", "1"],
+            f"LocalCluster, default ({cores} workers)": lambda course: [*grade, "--course", str(course),
+                                                                        "autograde", name]}
+    results, cost = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         inbox = Path(tmp) / "inbox"
         for i in range(students):
             (inbox / f"s{i}").mkdir(parents=True)
             shutil.copy(ROOT / "solutions" / f"{name}.ipynb", inbox / f"s{i}" / f"{name}.ipynb")
-        grade = [sys.executable, str(ROOT / "grading" / "grade.py")]
         for db in ("sqlite", "postgresql"):
             with contextlib.ExitStack() as stack:
                 env = dict(os.environ)
                 if db == "postgresql":
                     env["COURSE_GRADEBOOK_URL"] = stack.enter_context(postgres_server())
-                for workers in (1, 2):
-                    course = Path(tmp) / f"{db}-{workers}"
+                for k, (label, command) in enumerate(runs.items()):
+                    course = Path(tmp) / f"{db}-{k}"
                     for step in (["release", name], ["collect", str(inbox)]):
                         subprocess.run([*grade, "--course", str(course), *step], env=env, check=True,
                                        capture_output=True)
                     t0 = time.perf_counter()
-                    subprocess.run([*grade, "--course", str(course), "autograde", name, "--workers",
-                                    str(workers)], env=env, check=True, capture_output=True)
-                    results[f"{db}, {workers} worker(s)"] = time.perf_counter() - t0
-    return {"lesson": name, "students": students, "seconds": results}
+                    out = subprocess.run(command(course), cwd=ROOT, env=env, check=True, capture_output=True,
+                                         text=True).stdout
+                    results[f"{db}, {label}"] = time.perf_counter() - t0
+                    if found := _COST.search(out):
+                        cost[f"{db}, {label}"] = {"wall_s": float(found[1]), "cpu_s": float(found[2])}
+    return {"lesson": name, "students": students, "seconds": results, "per_submission": cost}
+
+
+def bench_cost(names: list[str], students: int = 2) -> dict:
+    """Per lesson, what one submission (the solution) costs a worker of the default LocalCluster:
+    wall and CPU seconds, the grading kernel's included (grade.py's own figures)."""
+    grade = [sys.executable, str(ROOT / "grading" / "grade.py")]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        course, inbox = Path(tmp) / "course", Path(tmp) / "inbox"
+        for i in range(students):
+            (inbox / f"s{i}").mkdir(parents=True)
+            for name in names:
+                shutil.copy(ROOT / "solutions" / f"{name}.ipynb", inbox / f"s{i}" / f"{name}.ipynb")
+        for step in (["release", *names], ["collect", str(inbox)]):
+            subprocess.run([*grade, "--course", str(course), *step], check=True, capture_output=True)
+        for name in names:
+            out = subprocess.run([*grade, "--course", str(course), "autograde", name], check=True,
+                                 capture_output=True, text=True).stdout
+            found = _COST.search(out)
+            if found:
+                results[name] = {"wall_s": float(found[1]), "cpu_s": float(found[2])}
+    return results
+
+
+def print_workers(w: dict, plain: float | None) -> None:
+    print(f"| autograde {w['students']} submissions of {w['lesson']} | seconds | per submission "
+          "| × plain | on a worker: s / CPU s per submission |\n| --- | --- | --- | --- | --- |")
+    for label, sec in w["seconds"].items():
+        each = sec / w["students"]
+        ratio = f"{each / plain:.2f} ×" if plain else ""
+        c = w["per_submission"].get(label)
+        print(f"| {label} | {sec:.1f} | {each:.1f} | {ratio} | "
+              + (f"{c['wall_s']:.1f} / {c['cpu_s']:.1f} |" if c else "|"))
+    print()
+
+
+def print_cost(c: dict) -> None:
+    print("| one submission on a LocalCluster worker | seconds | CPU seconds |\n| --- | --- | --- |")
+    for name, r in c.items():
+        print(f"| {name} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |")
+    if c:
+        cpu = sum(r["cpu_s"] for r in c.values())
+        print(f"| **a student's {len(c)} lessons** | **{sum(r['wall_s'] for r in c.values()):.1f}** "
+              f"| **{cpu:.1f}** |\n")
+        print(f"80,000 notebooks (10,000 students × {len(c)} lessons): {10_000 * cpu / 3600:.0f} CPU-hours "
+              "on such cores\n")
 
 
 # --------------------------------------------------------------------------- report
@@ -246,7 +377,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--no-notebooks", action="store_true")
     ap.add_argument("--workers", action="store_true",
-                    help="also time 1 against 2 grading workers, SQLite and PostgreSQL")
+                    help="also time grading on the default LocalCluster against the old 2-worker pool "
+                         "(SQLite, PostgreSQL), and each lesson's cost per submission")
     ap.add_argument("--threads", action="store_true",
                     help="also run the lessons that choose one torch thread with two")
     ap.add_argument("--json", type=Path, default=ROOT / "build" / "benchmarks.json")
@@ -302,14 +434,9 @@ def main(argv=None) -> int:
         print()
     if args.workers:  # the lesson whose single autograde weighs most against its plain run
         report["workers"] = w = bench_workers("03_gradient_descent")
-        plain = report.get("notebooks", {}).get(w["lesson"], {}).get("wall_with_kernel_start")
-        print(f"| autograde {w['students']} submissions of {w['lesson']} (grade.py) | seconds "
-              "| per submission | × plain |\n| --- | --- | --- | --- |")
-        for label, sec in w["seconds"].items():
-            each = sec / w["students"]
-            ratio = f"{each / plain:.2f} ×" if plain else ""
-            print(f"| {label} | {sec:.1f} | {each:.1f} | {ratio} |")
-        print()
+        print_workers(w, report.get("notebooks", {}).get(w["lesson"], {}).get("wall_with_kernel_start"))
+        report["cost"] = c = bench_cost(names)
+        print_cost(c)
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1))

@@ -24,7 +24,6 @@ import html
 import re
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -379,28 +378,114 @@ def render(r: Report) -> str:
 # --------------------------------------------------------------------------- #
 
 
-def _write_page(job: tuple) -> tuple[str, str, float, float, str | None]:
-    """(student, page path, score, possible, error): one worker's job."""
-    course, lesson, student, scores, problem = job
+def _page(course: Path, lesson: str, student: str, scores: dict | None, problem: str | None) -> tuple:
+    """(page HTML, score, possible) of one student, from the files of course; raises if it leaks."""
+    r = report(course, lesson, student, scores, problem)
+    page = render(r)
+    found = leaks(page, _lesson(course / "release" / lesson / f"{lesson}.ipynb",
+                                course / "source" / lesson / f"{lesson}.ipynb")[2])
+    if found:
+        raise RuntimeError(f"page would show hidden-test line(s) {found}; not written")
+    return page, r.score, r.possible
+
+
+def _save_page(course: Path, lesson: str, student: str, page: str | None) -> Path:
+    """The page into feedback/<student>/<lesson>/ with what nbgrader release_feedback reads; an
+    older page is removed first (nbgrader's showed the hidden tests), and stays removed without one."""
     out = course / "feedback" / student / lesson
+    if out.exists():
+        shutil.rmtree(out)
+    if page is None:
+        return out
+    out.mkdir(parents=True)
+    (out / f"{lesson}.html").write_text(page, encoding="utf-8")
+    graded = course / "autograded" / student / lesson
+    for name in ("timestamp.txt", "submission_secret.txt"):
+        if (graded / name).is_file():
+            shutil.copy2(graded / name, out / name)
+    return out / f"{lesson}.html"
+
+
+def _write_page(job: tuple) -> tuple[str, str, float, float, str | None]:
+    """(student, page path, score, possible, error): one student's page, in this process."""
+    course, lesson, student, scores, problem = job
     try:
-        if out.exists():
-            shutil.rmtree(out)  # an older page (nbgrader's showed the hidden tests) must not stay
-        r = report(course, lesson, student, scores, problem)
-        page = render(r)
-        found = leaks(page, _lesson(course / "release" / lesson / f"{lesson}.ipynb",
-                                    course / "source" / lesson / f"{lesson}.ipynb")[2])
-        if found:
-            raise RuntimeError(f"page would show hidden-test line(s) {found}; not written")
-        out.mkdir(parents=True)
-        (out / f"{lesson}.html").write_text(page, encoding="utf-8")
-        graded = course / "autograded" / student / lesson
-        for name in ("timestamp.txt", "submission_secret.txt"):  # what nbgrader release_feedback reads
-            if (graded / name).is_file():
-                shutil.copy2(graded / name, out / name)
-        return student, str(out / f"{lesson}.html"), r.score, r.possible, None
+        _save_page(course, lesson, student, None)
+        page, score, possible = _page(course, lesson, student, scores, problem)
+        return student, str(_save_page(course, lesson, student, page)), score, possible, None
     except Exception as err:  # one bad submission must not stop the class
-        return student, str(out), 0.0, 0.0, f"{type(err).__name__}: {err}"
+        return student, str(course / "feedback" / student / lesson), 0.0, 0.0, f"{type(err).__name__}: {err}"
+
+
+_SCRATCH: dict[str, Path] = {}  # lesson digest -> a scratch course holding its release and source
+
+
+def page_task(lesson: dict, student: str, scores: dict | None, problem: str | None,
+              autograded: str | None) -> tuple[str, str | None, float, float, str | None]:
+    """(student, page HTML or None, score, possible, error): one student's page, built on a dask
+    worker from plain data (the lesson's release and source notebooks, the autograded notebook);
+    the coordinating process writes it. A worker needs no copy of the course directory."""
+    from grading.worker import scratch
+
+    name = lesson["name"]
+    root = _SCRATCH.get(lesson["digest"])
+    if root is None or not root.is_dir():
+        root = scratch() / f"feedback-{name}-{lesson['digest'][:12]}"
+        shutil.rmtree(root, ignore_errors=True)
+        for kind in ("release", "source"):
+            (root / kind / name).mkdir(parents=True)
+            (root / kind / name / f"{name}.ipynb").write_bytes(lesson[kind])
+        _SCRATCH[lesson["digest"]] = root
+    graded = root / "autograded" / student / name
+    try:
+        if autograded is not None:
+            graded.mkdir(parents=True, exist_ok=True)
+            (graded / f"{name}.ipynb").write_text(autograded, encoding="utf-8")
+        return (student, *_page(root, name, student, scores, problem), None)
+    except Exception as err:  # one bad submission must not stop the class
+        return student, None, 0.0, 0.0, f"{type(err).__name__}: {err}"
+    finally:
+        shutil.rmtree(root / "autograded" / student, ignore_errors=True)
+
+
+def _pages_on_cluster(course: Path, lesson: str, jobs: list[tuple], workers: int | None,
+                      scheduler: str | None) -> list[tuple]:
+    """The pages built by a dask cluster (grading/worker.py `cluster`), written here as they come."""
+    import hashlib
+
+    from distributed import as_completed
+
+    from grading import worker
+
+    files = {kind: (course / kind / lesson / f"{lesson}.ipynb").read_bytes()
+             for kind in ("release", "source")}
+    payload = {"name": lesson, "digest": hashlib.sha256(files["release"] + files["source"]).hexdigest(),
+               **files}
+    results = []
+    with worker.cluster(workers, scheduler) as client:
+        held = client.submit(worker.hold, payload, key=f"feedback-{lesson}-{payload['digest'][:12]}")
+        todo = list(reversed(jobs))
+
+        def submit(job: tuple):
+            _, _, student, scores, problem = job
+            path = course / "autograded" / student / lesson / f"{lesson}.ipynb"
+            text = path.read_text(encoding="utf-8") if path.is_file() else None
+            return client.submit(page_task, held, student, scores, problem, text, pure=False)
+
+        window = max(8, 4 * worker.threads_of(client))
+        pending = as_completed([submit(todo.pop()) for _ in range(min(window, len(todo)))])
+        for future in pending:
+            student, page, score, possible, error = future.result()
+            future.release()
+            if todo:
+                pending.add(submit(todo.pop()))
+            try:
+                path = _save_page(course, lesson, student, None if error else page)
+            except Exception as err:  # noqa: BLE001 (this page fails; the class goes on)
+                path, error = course / "feedback" / student / lesson, f"{type(err).__name__}: {err}"
+            results.append((student, str(path), score, possible, error))
+        held.release()
+    return sorted(results)
 
 
 def _gradebook_scores(db_url: str, lesson: str) -> dict[str, dict]:
@@ -419,8 +504,18 @@ def _gradebook_scores(db_url: str, lesson: str) -> dict[str, dict]:
             for sub in submissions}
 
 
-def write_pages(course: Path, lesson: str, db_url: str, problems: dict, workers: int = 2) -> int:
-    """One page per student of `lesson` (gradebook or problems.json), `workers` at a time; 1 if any failed."""
+def _cores() -> int:
+    from grading.worker import cores
+
+    return cores()
+
+
+def write_pages(course: Path, lesson: str, db_url: str, problems: dict, workers: int | None = None,
+                scheduler: str | None = None) -> int:
+    """One page per student of `lesson` (gradebook or problems.json); 1 if any failed.
+
+    Built by a LocalCluster of `workers` processes (default one per core; 1: in this process), or
+    by the dask cluster at `scheduler`; written here."""
     course = course.resolve()
     if not (course / "release" / lesson / f"{lesson}.ipynb").is_file():
         print(f"{lesson} is not released in {course}: run release and autograde first")
@@ -433,9 +528,8 @@ def write_pages(course: Path, lesson: str, db_url: str, problems: dict, workers:
         return 0
     jobs = [(course, lesson, s, scores.get(s), problems.get(prefix + s)) for s in students]
     t0 = time.perf_counter()
-    if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_write_page, jobs))
+    if (scheduler or (workers or _cores()) > 1) and len(jobs) > 1:
+        results = _pages_on_cluster(course, lesson, jobs, workers, scheduler)
     else:
         results = [_write_page(j) for j in jobs]
     failed = 0
@@ -445,6 +539,7 @@ def write_pages(course: Path, lesson: str, db_url: str, problems: dict, workers:
             print(f"  {student}: FAILED: {error}")
         else:
             print(f"  {student}: {score:g}/{possible:g} -> {Path(path).relative_to(course)}")
+    where = f"the cluster at {scheduler}" if scheduler else f"{workers or _cores()} worker(s)"
     print(f"wrote {len(results) - failed}/{len(results)} feedback page(s) for {lesson} in "
-          f"{time.perf_counter() - t0:.1f} s with {workers} worker(s)")
+          f"{time.perf_counter() - t0:.1f} s with {where}")
     return 1 if failed else 0

@@ -2,8 +2,8 @@
 
     python -m grading.grade release [LESSON ...]
     python -m grading.grade collect FOLDER [--lesson LESSON]
-    python -m grading.grade autograde LESSON [--workers N]
-    python -m grading.grade feedback LESSON
+    python -m grading.grade autograde LESSON [--workers N | --scheduler tcp://HOST:PORT]
+    python -m grading.grade feedback LESSON [--workers N | --scheduler tcp://HOST:PORT]
     python -m grading.grade export [--to grades.csv]
 
 All take --course DIR (default: grading/) and --source DIR (the instructor notebooks,
@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import re
 import shutil
 import stat
-import subprocess
 import sys
-import threading
 import time
+import uuid
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -153,8 +153,13 @@ def _ensure_released(course: Path, name: str, source: Path) -> None:
         generate([name], course, course / "release_copies", source)
 
 
-def autograde(course: Path, name: str, workers: int, source: Path = SOLUTIONS) -> int:
-    """Autograde every submission of one lesson, `workers` students at a time."""
+def autograde(course: Path, name: str, workers: int | None = None, source: Path = SOLUTIONS,
+              scheduler: str | None = None) -> int:
+    """Autograde every submission of one lesson on a dask cluster; only this process writes the
+    gradebook. `workers`: the LocalCluster's worker processes (default one per core); `scheduler`:
+    tcp://HOST:PORT of a running cluster instead."""
+    from nbgrader.api import Gradebook
+
     _ensure_released(course, name, source)
     folders = sorted((course / "submitted").glob(f"*/{name}"))
     if not folders:
@@ -164,94 +169,218 @@ def autograde(course: Path, name: str, workers: int, source: Path = SOLUTIONS) -
     broken = [f.parent.name for f in folders if f.parent.name not in students]
     _score_zero(course, name, broken)
     problems = _problems(course)
-    failed = 0
+    db_url = gradebook_url(course)
+    logs = course / "autograde_logs"
+    logs.mkdir(exist_ok=True)
+    failed, retried, scores, costs = [], [], {}, []
     t0 = time.perf_counter()
-    for student, ok, seconds, error in _grade_all(course, name, students, workers):
-        key = f"{name}/{student}"
-        if not ok:
-            failed += 1
-            problems[key] = "autograde failed: " + error
-            print(f"  {student}: FAILED ({seconds:.0f} s): {error}")
-        else:
+    about: dict[str, str] = {}  # _grade_all says where it graded
+    gb = None  # opened once the cluster runs, so that no forked worker holds a connection to it
+    try:
+        for result in _grade_all(course, name, students, workers, scheduler, about) if students else ():
+            if gb is None:
+                gb = Gradebook(db_url)
+            student = result["student"]
+            key = f"{name}/{student}"
+            if result["log"].strip():  # nbgrader's and the kernel's messages, as a worker's log had them
+                with open(logs / f"{name}.log", "a", encoding="utf-8") as log:
+                    log.write(f"===== {student} (start {result['start']}, {result['worker']})\n"
+                              f"{result['log']}\n")
+            if result["start"] > 1:
+                retried.append(student)
+            if result["ok"]:
+                try:
+                    scores[student] = _record(course, name, student, result, gb)
+                except Exception as err:  # noqa: BLE001 (this student fails; the class goes on)
+                    gb.db.rollback()
+                    result["ok"] = False
+                    result["error"] = f"recording the grades failed: {type(err).__name__}: {err}"
+            if not result["ok"]:
+                failed.append(student)
+                problems[key] = "autograde failed: " + result["error"]
+                stale = course / "autograded" / student / name  # as nbgrader --force: no old outputs stay
+                if stale.exists():
+                    shutil.rmtree(stale)
+                _say(f"  {student}: FAILED ({result['seconds']:.0f} s on {result['worker']}): "
+                     f"{result['error']}")
+                continue
             if problems.get(key, "").startswith("autograde failed"):
                 problems.pop(key)
-            print(f"  {student}: graded ({seconds:.0f} s)")
+            costs.append((result["seconds"], result["cpu"]))
+            score, possible = scores[student]
+            again = "; again, its first worker was lost" if result["start"] > 1 else ""
+            _say(f"  {student}: {score:g}/{possible:g} "
+                 f"({result['seconds']:.0f} s on {result['worker']}{again})")
+    finally:
+        if gb is not None:
+            gb.close()
     _save_problems(course, problems)
     total = time.perf_counter() - t0
-    print(f"autograded {len(students) - failed}/{len(students)} submission(s) of {name} "
-          f"in {total:.0f} s with {workers} worker(s)"
+    _summary(name, scores, broken, failed, retried)
+    if costs:
+        print(f"per submission on the workers: {sum(w for w, _ in costs) / len(costs):.1f} s, "
+              f"{sum(c for _, c in costs) / len(costs):.1f} CPU s (mean of {len(costs)})")
+    print(f"autograded {len(students) - len(failed)}/{len(students)} submission(s) of {name} "
+          f"in {total:.0f} s on {about.get('cluster', 'no cluster')}"
           + (f"; {len(broken)} unreadable one(s) scored 0" if broken else ""))
     return 1 if failed else 0
 
 
-def _grade_all(course: Path, name: str, students: list[str], workers: int):
-    """Yield (student, ok, seconds, error) as `workers` processes (grading/worker.py) grade them.
+def _say(line: str) -> None:
+    """A line of the report, above the progress bar."""
+    from tqdm import tqdm
 
-    Each worker grades one student after another, in turn taking the next one not yet
-    taken. If a worker process dies, its student is reported as failed and a fresh
-    worker takes over the rest.
+    tqdm.write(line, file=sys.stdout)
+
+
+def _summary(name: str, scores: dict[str, tuple[float, float]], broken: list[str], failed: list[str],
+             retried: list[str]) -> None:
+    """The class at a glance: the spread of scores, and what needs the instructor."""
+    if scores:
+        got = sorted(s for s, _ in scores.values())
+        possible = max(p for _, p in scores.values())
+        mid = len(got) // 2
+        median = got[mid] if len(got) % 2 else (got[mid - 1] + got[mid]) / 2
+        full = sum(1 for s, p in scores.values() if s >= p)
+        zero = sum(1 for s in got if s == 0)
+        print(f"scores of {name} ({len(got)} graded, out of {possible:g}): mean {sum(got) / len(got):.2f}, "
+              f"median {median:g}, lowest {got[0]:g}, highest {got[-1]:g}; {full} full marks, {zero} zero")
+    named = ", ".join(failed[:10]) + (", ..." if len(failed) > 10 else "")
+    said = [f"{len(broken)} unreadable file(s) scored 0" if broken else "",
+            f"{len(failed)} failed to grade ({named})" if failed else "",
+            f"{len(retried)} graded again after losing their worker" if retried else ""]
+    said = [s for s in said if s]
+    print(f"problems: {'; '.join(said)} (see problems.json)" if said else "problems: none")
+
+
+def _grade_all(course: Path, name: str, students: list[str], workers: int | None,
+               scheduler: str | None, about: dict[str, str]) -> Iterator[dict]:
+    """Yield each student's result (grading/worker.py `grade`) as a dask cluster grades them;
+    about["cluster"] says which cluster.
+
+    The lesson goes to the cluster once; each task carries one student's submission. At most a
+    few tasks per worker thread wait at a time, so a class of any size fits in memory. A task
+    whose worker was lost is handed to another worker by the scheduler (the task itself counts
+    its starts and gives up on the third); one that the scheduler gives up on (KilledWorker,
+    when its allowed-failures is lower) is submitted once more here.
     """
-    todo: queue.Queue[str] = queue.Queue()
-    for student in students:
-        todo.put(student)
-    done: queue.Queue = queue.Queue()
-    logs = course / "autograde_logs"
-    logs.mkdir(exist_ok=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    # torch threads per grading kernel: the cores shared out among the workers (1 each with 2
-    # workers on 2 cores; a lone worker uses them all). COURSE_GRADER_THREADS overrides.
-    env.setdefault("COURSE_GRADER_THREADS", str(max(1, _cores() // max(1, workers))))
+    from distributed import KilledWorker, as_completed
+    from tqdm import tqdm
 
-    def serve(k: int) -> None:
-        log_path = logs / f"{name}-worker{k}.log"
-        proc = None
-        with open(log_path, "a") as log:
-            while True:
-                try:
-                    student = todo.get_nowait()
-                except queue.Empty:
-                    break
-                if proc is None:
-                    proc = subprocess.Popen([sys.executable, "-m", "grading.worker", name],
-                                            cwd=course, env=env, stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, stderr=log, text=True)
-                t0 = time.perf_counter()
-                assert proc.stdin is not None and proc.stdout is not None  # both are pipes
-                try:
-                    proc.stdin.write(student + "\n")
-                    proc.stdin.flush()
-                    answer = proc.stdout.readline()
-                except OSError:
-                    answer = ""
-                if answer:
-                    r = json.loads(answer)
-                    done.put((student, r["ok"], r["seconds"], r["error"]))
+    from grading import worker
+
+    worker.dask_setup()  # nbgrader imported here: a LocalCluster's workers are forked with it
+
+    lesson = worker.lesson_payload(course, name, gradebook_url(course))
+    # torch threads per grading kernel: the cores shared out among the local workers (1 each with
+    # 2 workers on 2 cores; a lone worker uses them all). COURSE_GRADER_THREADS overrides; a
+    # cluster's machines set their own (see README).
+    local = workers or worker.cores()
+    settings = worker.grading_settings(None if scheduler else max(1, worker.cores() // local))
+    run = uuid.uuid4().hex[:12]
+    with worker.cluster(workers, scheduler) as client, \
+            tqdm(total=len(students), desc=f"autograde {name}", unit="notebook", file=sys.stderr,
+                 disable=None) as bar:
+        count = worker.threads_of(client)
+        about["cluster"] = (f"the cluster at {scheduler} ({count} worker thread(s) at the start)" if scheduler
+                            else f"a LocalCluster of {count} worker process(es)")
+        held = client.submit(worker.hold, lesson, key=f"lesson-{name}-{run}")
+        todo = list(reversed(students))  # popped from the end: in order
+        owner: dict = {}
+        resubmitted: set[str] = set()
+
+        def submit(student: str, again: bool = False):
+            files = worker.folder_files(course / "submitted" / student / name)
+            future = client.submit(worker.grade, held, student, files, settings, run, pure=False,
+                                   key=f"grade-{name}-{student}-{run}" + ("-again" if again else ""))
+            owner[future] = student
+            return future
+
+        window = max(4, 2 * count)
+        pending = as_completed([submit(todo.pop()) for _ in range(min(window, len(todo)))])
+        for future in pending:
+            student = owner.pop(future)
+            try:
+                result = future.result()
+            except KilledWorker as err:
+                if student not in resubmitted:
+                    resubmitted.add(student)
+                    pending.add(submit(student, again=True))
                     continue
-                proc.wait()  # the worker died: this student fails, a fresh worker goes on
-                log.flush()
-                tail = " | ".join(log_path.read_text().strip().splitlines()[-3:])
-                done.put((student, False, time.perf_counter() - t0,
-                          f"the grading process died (exit {proc.returncode}): {tail}"))
-                proc = None
-            if proc is not None and proc.stdin is not None:
-                proc.stdin.close()
-                proc.wait()
-        done.put(None)
-
-    threads = [threading.Thread(target=serve, args=(k,), daemon=True) for k in range(max(1, workers))]
-    for t in threads:
-        t.start()
-    finished = 0
-    while finished < len(threads):
-        item = done.get()
-        if item is None:
-            finished += 1
-        else:
-            yield item
+                result = _failure(student, f"its workers were lost while grading it ({err})")
+            except Exception as err:  # noqa: BLE001 (this student fails; the class goes on)
+                result = _failure(student, f"{type(err).__name__}: {err}")
+            future.release()
+            while todo and len(owner) < max(window, 2 * worker.threads_of(client)):
+                pending.add(submit(todo.pop()))
+            bar.update()
+            yield result
+        held.release()
+        client.set_metadata(worker.start_counter(run), None)  # the run's counts of starts
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def _failure(student: str, error: str) -> dict:
+    return {"student": student, "ok": False, "error": error, "seconds": 0.0, "cpu": 0.0, "start": 1,
+            "worker": "no worker", "notebooks": {}, "grades": {}, "penalties": {}, "log": ""}
+
+
+def _record(course: Path, name: str, student: str, result: dict, gb) -> tuple[float, float]:
+    """Write one student's autograde into autograded/ and the gradebook `gb` (open for the whole
+    class), as `nbgrader autograde --force` would have in this course directory; (score, possible).
+
+    nbgrader's own steps, on the coordinator: autograded/<student>/<lesson>/ made afresh with the
+    submission's other files, the source folder's files and the autograded notebook (read-only);
+    the student and the submission (with its timestamp.txt); per graded cell the score that
+    nbgrader's SaveAutoGrades reads off the notebook (nbgrader.utils.determine_grade), with its
+    comments; the late penalty the worker's nbgrader assigned. The scores must be the ones the
+    worker's throwaway gradebook got: the notebook that came back is the one that was graded.
+    """
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import SaveAutoGrades
+    from nbgrader.utils import find_all_files
+    from sqlalchemy.exc import SAWarning
+
+    submitted = course / "submitted" / student / name
+    dest = course / "autograded" / student / name
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    coursedir = CourseDirectory()
+    for folder in (submitted, course / "source" / name):  # nbgrader copies both, notebooks aside
+        for path in find_all_files(str(folder), coursedir.ignore + ["*.ipynb"]):
+            target = dest / Path(path).relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+    for filename, text in result["notebooks"].items():
+        (dest / filename).write_text(text, encoding="utf-8")
+    for path in dest.rglob("*"):
+        if path.is_file():
+            path.chmod(0o444)  # nbgrader's permissions for autograded files
+    timestamp = coursedir.get_existing_timestamp(str(submitted))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own, on a first submission
+        gb.update_or_create_student(student)
+        gb.update_or_create_submission(name, student, **({"timestamp": timestamp} if timestamp else {}))
+        for notebook in gb.find_assignment(name).notebooks:
+            submitted_nb = gb.find_submission_notebook(notebook.name, name, student)
+            submitted_nb.late_submission_penalty = result["penalties"].get(notebook.name)
+            if f"{notebook.name}.ipynb" not in result["notebooks"]:  # not handed in: 0
+                for grade in submitted_nb.grades:
+                    grade.auto_score, grade.needs_manual_grade = 0, False
+        gb.db.commit()
+        save = SaveAutoGrades()  # its steps, on the open gradebook rather than one per notebook
+        save.gradebook, save.assignment_id, save.student_id = gb, name, student
+        for filename, text in result["notebooks"].items():
+            save.notebook_id = Path(filename).stem
+            for index, cell in enumerate(nbformat.reads(text, as_version=4).cells):
+                save.preprocess_cell(cell, {}, index)
+        sub = gb.find_submission(name, student)
+        written = {g.name: g.auto_score for nb in sub.notebooks for g in nb.grades}
+        score, possible = sub.score, sub.max_score
+    graded = {g: s for g, (s, _) in result["grades"].items()}
+    if written != graded:
+        raise RuntimeError(f"the gradebook got {written}, the worker's grading {graded}")
+    return score, possible
 
 
 def _score_zero(course: Path, name: str, students: list[str]) -> None:
@@ -278,14 +407,15 @@ def _score_zero(course: Path, name: str, students: list[str]) -> None:
             print(f"  {student}: not a readable notebook, scored 0")
 
 
-def feedback(course: Path, name: str, workers: int) -> int:
-    """One HTML page per student: points, the checks' diagnoses, no hidden test (grading/feedback.py).
+def feedback(course: Path, name: str, workers: int | None = None, scheduler: str | None = None) -> int:
+    """One HTML page per student: points, the checks' diagnoses, no hidden test (grading/feedback.py),
+    built on a LocalCluster of `workers` processes (default one per core) or the cluster at `scheduler`.
 
     Not nbgrader's generate_feedback: its pages show the hidden tests' source.
     """
     from grading.feedback import write_pages
 
-    return write_pages(course, name, gradebook_url(course), _problems(course), workers)
+    return write_pages(course, name, gradebook_url(course), _problems(course), workers, scheduler)
 
 
 def export(course: Path, to: Path) -> int:
@@ -308,12 +438,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("collect", help="take in a folder of submissions")
     p.add_argument("folder", type=Path)
     p.add_argument("--lesson")
-    p = sub.add_parser("autograde", help="autograde one lesson")
-    p.add_argument("lesson")
-    p.add_argument("--workers", type=int, default=2)
-    p = sub.add_parser("feedback", help="HTML feedback per student")
-    p.add_argument("lesson")
-    p.add_argument("--workers", type=int, default=2)
+    for step, what in (("autograde", "autograde one lesson"), ("feedback", "HTML feedback per student")):
+        p = sub.add_parser(step, help=what)
+        p.add_argument("lesson")
+        p.add_argument("--workers", type=int, default=None,
+                       help="worker processes of the LocalCluster (default: one per core)")
+        p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="use the dask cluster at this scheduler instead (see grading/README.md)")
     p = sub.add_parser("export", help="grades as CSV")
     p.add_argument("--to", type=Path, default=Path("grades.csv"))
     args = ap.parse_args(argv)
@@ -323,9 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.step == "collect":
         collect(course, args.folder, args.lesson, args.source)
     elif args.step == "autograde":
-        return autograde(course, args.lesson, args.workers, args.source)
+        return autograde(course, args.lesson, args.workers, args.source, args.scheduler)
     elif args.step == "feedback":
-        return feedback(course, args.lesson, args.workers)
+        return feedback(course, args.lesson, args.workers, args.scheduler)
     elif args.step == "export":
         return export(course, args.to)
     return 0
