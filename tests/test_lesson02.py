@@ -40,7 +40,8 @@ def test_box_sampling_follows_one_over_eps_to_the_d(lesson):
         assert 1 / 1.6 < n / (1 / eps) ** int(d) < 1.6, (d, n)
 
 
-def test_local_random_search_cost_grows_geometrically(lesson):
+def test_local_random_search_with_steps_growing_like_sqrt_d_grows_geometrically(lesson):
+    # sigma = 0.1 per coordinate: steps 0.1 sqrt(d) long, longer than the target radius 0.1
     run = lesson
     local = {int(d): n for d, n in run.probe("local_evals").items()}
     ds = sorted(local)
@@ -51,6 +52,14 @@ def test_local_random_search_cost_grows_geometrically(lesson):
     assert min(factors) > 1.5, factors
     slope = (math.log(local[8]) - math.log(local[4])) / 4
     assert math.exp(slope) > 1.8
+
+
+def test_local_random_search_with_a_fixed_step_length_grows_less_than_2x_per_doubling(lesson):
+    scaled = {int(d): n for d, n in lesson.probe("scaled_evals").items()}
+    ds = sorted(scaled)
+    assert ds == [1, 2, 4, 8, 16, 32, 64]
+    ratios = [scaled[b] / scaled[a] for a, b in zip(ds, ds[1:])]
+    assert all(1 < r < 2 for r in ratios), ratios  # grows with d, but not geometrically
 
 
 def test_gradient_descent_beats_1000_random_search_evaluations_in_25_steps(lesson):
@@ -80,7 +89,10 @@ def test_nelder_mead_evaluations_explode_with_dimension(lesson):
     assert reached[:4] == [2, 4, 8, 16]
     assert all(nm[a] < nm[b] for a, b in zip(reached, reached[1:]))
     assert nm[16] > 20 * nm[2]  # far more than the 8-fold growth of d
-    assert nm[32] is None  # not within 50,000 evaluations
+    assert nm[32] is None  # not within 50,000 evaluations (SciPy's default coefficients)
+    adaptive = {int(k): v for k, v in run.probe("nm_adaptive").items()}
+    assert all(adaptive[d] for d in nm) and adaptive[32] < 50_000  # adaptive=True gets there
+    assert 1.2 < run.probe("adaptive_slope") < 1.8  # roughly d^1.5
     assert max(gd.values()) - min(gd.values()) <= 3  # gradient descent: nearly dimension-free
 
 
