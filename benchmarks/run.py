@@ -34,12 +34,19 @@ from grading.course import ROOT
 
 
 def _subprocess_json(code: str, env: dict | None = None) -> dict:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, env={**os.environ, **(env or {})}, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        check=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 # --------------------------------------------------------------------------- notebooks
+
 
 def run_one_notebook(path: str) -> dict:
     """Execute one notebook (in this process's child kernel) and report its figures."""
@@ -48,8 +55,13 @@ def run_one_notebook(path: str) -> dict:
     run = execute(Path(path))
     cell, slowest = max(run.cell_seconds.items(), key=lambda kv: kv[1])
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the reaped kernel
-    return {"seconds": run.seconds, "slowest_cell": cell, "slowest_seconds": slowest,
-            "peak_mib": peak_kib / 1024, "errors": len(run.errors())}
+    return {
+        "seconds": run.seconds,
+        "slowest_cell": cell,
+        "slowest_seconds": slowest,
+        "peak_mib": peak_kib / 1024,
+        "errors": len(run.errors()),
+    }
 
 
 def bench_notebooks(names: list[str]) -> dict:
@@ -81,6 +93,7 @@ def bench_threads(names: list[str], one: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- kernels
+
 
 def _time(fn, repeat: int = 10) -> float:
     fn()
@@ -127,20 +140,30 @@ def bench_kernels() -> dict:
         gflops, mm_gflops = flops / seconds / 1e9, 2 * side**3 / mm_seconds / 1e9
         floor_s = 2 * read_s
         ceiling = min(flops / floor_s / 1e9, mm_gflops)  # neither memory nor compute can be beaten
-        results[label] = {"ms": seconds * 1e3, "gflops": gflops, "matmul_gflops": mm_gflops,
-                          "ratio": gflops / mm_gflops, "floor_ms": floor_s * 1e3,
-                          "ceiling_gflops": ceiling, "ceiling_ratio": ceiling / mm_gflops,
-                          "of_ceiling": gflops / ceiling}
+        results[label] = {
+            "ms": seconds * 1e3,
+            "gflops": gflops,
+            "matmul_gflops": mm_gflops,
+            "ratio": gflops / mm_gflops,
+            "floor_ms": floor_s * 1e3,
+            "ceiling_gflops": ceiling,
+            "ceiling_ratio": ceiling / mm_gflops,
+            "of_ceiling": gflops / ceiling,
+        }
     W, bias = models["softmax regression 784→10"][0].linear.weight.detach(), torch.zeros(10)
     G = torch.randn(n, 10)
     fwd, grad = _time(lambda: F.linear(X, W, bias)), _time(lambda: G.T @ X)
     step_ms = results["softmax regression 784→10"]["ms"]
-    results["softmax_split_ms"] = {"forward GEMM": fwd * 1e3, "weight-gradient GEMM": grad * 1e3,
-                                   "rest (loss, softmax, bias)": step_ms - (fwd + grad) * 1e3}
+    results["softmax_split_ms"] = {
+        "forward GEMM": fwd * 1e3,
+        "weight-gradient GEMM": grad * 1e3,
+        "rest (loss, softmax, bias)": step_ms - (fwd + grad) * 1e3,
+    }
     return results
 
 
 # --------------------------------------------------------------------------- MNIST loading
+
 
 def bench_mnist() -> dict:
     raw = ROOT / "data" / "MNIST" / "raw"
@@ -149,9 +172,11 @@ def bench_mnist() -> dict:
         dest.mkdir(parents=True)
         for f in raw.glob("*.gz"):
             shutil.copy(f, dest / f.name)
-        code = ("import time, json, torch; from course_utils.data import load_mnist; "
-                "t=time.perf_counter(); load_mnist('train'); load_mnist('test'); "
-                "print(json.dumps(time.perf_counter()-t))")
+        code = (
+            "import time, json, torch; from course_utils.data import load_mnist; "
+            "t=time.perf_counter(); load_mnist('train'); load_mnist('test'); "
+            "print(json.dumps(time.perf_counter()-t))"
+        )
         env = {"COURSE_DATA_DIR": tmp, "PYTHONPATH": str(ROOT)}
         first = _subprocess_json(code, env)
         cached = _subprocess_json(code, env)
@@ -159,6 +184,7 @@ def bench_mnist() -> dict:
 
 
 # --------------------------------------------------------------------------- grading
+
 
 def _cpu_children() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -192,10 +218,14 @@ def bench_autograde(names: list[str], plain: dict) -> dict:
             run_nbgrader(course, "autograde", name, "--student=student", env=same_threads).check_returncode()
             seconds, cpu = time.perf_counter() - t0, _cpu_children() - c0
             p = plain[name]
-            results[name] = {"autograde_s": seconds, "autograde_cpu_s": cpu,
-                             "plain_s": p["wall_with_kernel_start"], "plain_cpu_s": p["cpu_s"],
-                             "ratio": seconds / p["wall_with_kernel_start"],
-                             "cpu_ratio": cpu / p["cpu_s"]}
+            results[name] = {
+                "autograde_s": seconds,
+                "autograde_cpu_s": cpu,
+                "plain_s": p["wall_with_kernel_start"],
+                "plain_cpu_s": p["cpu_s"],
+                "ratio": seconds / p["wall_with_kernel_start"],
+                "cpu_ratio": cpu / p["cpu_s"],
+            }
     return results
 
 
@@ -244,8 +274,15 @@ def homemade_autograde(course: str, lesson: str, workers: int) -> int:
     failed = []
 
     def serve() -> None:
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=course, env=env, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=course,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert proc.stdin is not None and proc.stdout is not None
         while True:
             try:
@@ -279,13 +316,30 @@ def bench_workers(name: str, students: int = 4) -> dict:
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     grade = [sys.executable, str(ROOT / "grading" / "grade.py")]
-    old = [sys.executable, "-c",
-           "import sys, benchmarks.run as b; sys.exit(b.homemade_autograde(*sys.argv[1:3], 2))"]
-    runs = {"home-made pool, 2 workers": lambda course: [*old, str(course), name],
-            "LocalCluster, 1 worker": lambda course: [*grade, "--course", str(course), "autograde", name,
-                                                     "--workers", "1"],
-            f"LocalCluster, default ({cores} workers)": lambda course: [*grade, "--course", str(course),
-                                                                        "autograde", name]}
+    old = [
+        sys.executable,
+        "-c",
+        "import sys, benchmarks.run as b; sys.exit(b.homemade_autograde(*sys.argv[1:3], 2))",
+    ]
+    runs = {
+        "home-made pool, 2 workers": lambda course: [*old, str(course), name],
+        "LocalCluster, 1 worker": lambda course: [
+            *grade,
+            "--course",
+            str(course),
+            "autograde",
+            name,
+            "--workers",
+            "1",
+        ],
+        f"LocalCluster, default ({cores} workers)": lambda course: [
+            *grade,
+            "--course",
+            str(course),
+            "autograde",
+            name,
+        ],
+    }
     results, cost = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         inbox = Path(tmp) / "inbox"
@@ -300,11 +354,13 @@ def bench_workers(name: str, students: int = 4) -> dict:
                 for k, (label, command) in enumerate(runs.items()):
                     course = Path(tmp) / f"{db}-{k}"
                     for step in (["release", name], ["collect", str(inbox)]):
-                        subprocess.run([*grade, "--course", str(course), *step], env=env, check=True,
-                                       capture_output=True)
+                        subprocess.run(
+                            [*grade, "--course", str(course), *step], env=env, check=True, capture_output=True
+                        )
                     t0 = time.perf_counter()
-                    out = subprocess.run(command(course), cwd=ROOT, env=env, check=True, capture_output=True,
-                                         text=True).stdout
+                    out = subprocess.run(
+                        command(course), cwd=ROOT, env=env, check=True, capture_output=True, text=True
+                    ).stdout
                     results[f"{db}, {label}"] = time.perf_counter() - t0
                     if found := _COST.search(out):
                         cost[f"{db}, {label}"] = {"wall_s": float(found[1]), "cpu_s": float(found[2])}
@@ -325,8 +381,12 @@ def bench_cost(names: list[str], students: int = 2) -> dict:
         for step in (["release", *names], ["collect", str(inbox)]):
             subprocess.run([*grade, "--course", str(course), *step], check=True, capture_output=True)
         for name in names:
-            out = subprocess.run([*grade, "--course", str(course), "autograde", name], check=True,
-                                 capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [*grade, "--course", str(course), "autograde", name],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             found = _COST.search(out)
             if found:
                 results[name] = {"wall_s": float(found[1]), "cpu_s": float(found[2])}
@@ -334,14 +394,18 @@ def bench_cost(names: list[str], students: int = 2) -> dict:
 
 
 def print_workers(w: dict, plain: float | None) -> None:
-    print(f"| autograde {w['students']} submissions of {w['lesson']} | seconds | per submission "
-          "| × plain | on a worker: s / CPU s per submission |\n| --- | --- | --- | --- | --- |")
+    print(
+        f"| autograde {w['students']} submissions of {w['lesson']} | seconds | per submission "
+        "| × plain | on a worker: s / CPU s per submission |\n| --- | --- | --- | --- | --- |"
+    )
     for label, sec in w["seconds"].items():
         each = sec / w["students"]
         ratio = f"{each / plain:.2f} ×" if plain else ""
         c = w["per_submission"].get(label)
-        print(f"| {label} | {sec:.1f} | {each:.1f} | {ratio} | "
-              + (f"{c['wall_s']:.1f} / {c['cpu_s']:.1f} |" if c else "|"))
+        print(
+            f"| {label} | {sec:.1f} | {each:.1f} | {ratio} | "
+            + (f"{c['wall_s']:.1f} / {c['cpu_s']:.1f} |" if c else "|")
+        )
     print()
 
 
@@ -351,13 +415,18 @@ def print_cost(c: dict) -> None:
         print(f"| {name} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |")
     if c:
         cpu = sum(r["cpu_s"] for r in c.values())
-        print(f"| **a student's {len(c)} lessons** | **{sum(r['wall_s'] for r in c.values()):.1f}** "
-              f"| **{cpu:.1f}** |\n")
-        print(f"80,000 notebooks (10,000 students × {len(c)} lessons): {10_000 * cpu / 3600:.0f} CPU-hours "
-              "on such cores\n")
+        print(
+            f"| **a student's {len(c)} lessons** | **{sum(r['wall_s'] for r in c.values()):.1f}** "
+            f"| **{cpu:.1f}** |\n"
+        )
+        print(
+            f"80,000 notebooks (10,000 students × {len(c)} lessons): {10_000 * cpu / 3600:.0f} CPU-hours "
+            "on such cores\n"
+        )
 
 
 # --------------------------------------------------------------------------- report
+
 
 def machine() -> str:
     import torch
@@ -365,22 +434,31 @@ def machine() -> str:
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--no-notebooks", action="store_true")
-    ap.add_argument("--workers", action="store_true",
-                    help="also time grading on the default LocalCluster against the old 2-worker pool "
-                         "(SQLite, PostgreSQL), and each lesson's cost per submission")
-    ap.add_argument("--threads", action="store_true",
-                    help="also run the lessons that choose one torch thread with two")
+    ap.add_argument(
+        "--workers",
+        action="store_true",
+        help="also time grading on the default LocalCluster against the old 2-worker pool "
+        "(SQLite, PostgreSQL), and each lesson's cost per submission",
+    )
+    ap.add_argument(
+        "--threads", action="store_true", help="also run the lessons that choose one torch thread with two"
+    )
     ap.add_argument("--json", type=Path, default=ROOT / "build" / "benchmarks.json")
     args = ap.parse_args(argv)
     names = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -396,13 +474,17 @@ def main(argv=None) -> int:
     rx = k["read_X"]
     print(f"reading X once (X.sum(), 188 MB): {rx['ms']:.1f} ms = {rx['gb_per_s']:.1f} GB/s\n")
     steps = {label: r for label, r in k.items() if "gflops" in r}
-    print("| full-batch step, 60,000 examples | ms | GFLOP/s | same-FLOP matmul GFLOP/s | ratio | target "
-          "| memory floor ms (X read twice) | ceiling GFLOP/s | ceiling / matmul | step / ceiling |")
+    print(
+        "| full-batch step, 60,000 examples | ms | GFLOP/s | same-FLOP matmul GFLOP/s | ratio | target "
+        "| memory floor ms (X read twice) | ceiling GFLOP/s | ceiling / matmul | step / ceiling |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, r in steps.items():
-        print(f"| {label} | {r['ms']:.1f} | {r['gflops']:.1f} | {r['matmul_gflops']:.1f} | "
-              f"{r['ratio']:.0%} | ≥ 50 % | {r['floor_ms']:.1f} | {r['ceiling_gflops']:.1f} | "
-              f"{r['ceiling_ratio']:.0%} | {r['of_ceiling']:.0%} |")
+        print(
+            f"| {label} | {r['ms']:.1f} | {r['gflops']:.1f} | {r['matmul_gflops']:.1f} | "
+            f"{r['ratio']:.0%} | ≥ 50 % | {r['floor_ms']:.1f} | {r['ceiling_gflops']:.1f} | "
+            f"{r['ceiling_ratio']:.0%} | {r['of_ceiling']:.0%} |"
+        )
     print("\n| softmax-regression step, split | ms |\n| --- | --- |")
     for part, ms in k["softmax_split_ms"].items():
         print(f"| {part} | {ms:.1f} |")
@@ -413,18 +495,24 @@ def main(argv=None) -> int:
         print("| lesson | seconds | slowest cell (s) | kernel peak MiB | errors | target |")
         print("| --- | --- | --- | --- | --- | --- |")
         for name, r in nbs.items():
-            print(f"| {name} | {r['seconds']:.1f} | {r['slowest_cell']} ({r['slowest_seconds']:.1f}) "
-                  f"| {r['peak_mib']:.0f} | {r['errors']} | ≤ 60 |")
+            print(
+                f"| {name} | {r['seconds']:.1f} | {r['slowest_cell']} ({r['slowest_seconds']:.1f}) "
+                f"| {r['peak_mib']:.0f} | {r['errors']} | ≤ 60 |"
+            )
         total = sum(r["seconds"] for r in nbs.values())
         report["total_s"] = total
         print(f"| **whole course** | **{total:.1f}** | | | | ≤ 300 |\n")
         report["autograde"] = g = bench_autograde(names, nbs)
-        print("| autograde one submission (the solution) | autograde s | plain s | ratio | "
-              "CPU s autograde / plain | CPU ratio | target |")
+        print(
+            "| autograde one submission (the solution) | autograde s | plain s | ratio | "
+            "CPU s autograde / plain | CPU ratio | target |"
+        )
         print("| --- | --- | --- | --- | --- | --- | --- |")
         for name, r in g.items():
-            print(f"| {name} | {r['autograde_s']:.1f} | {r['plain_s']:.1f} | {r['ratio']:.2f} × | "
-                  f"{r['autograde_cpu_s']:.1f} / {r['plain_cpu_s']:.1f} | {r['cpu_ratio']:.2f} × | ≤ 1.3 × |")
+            print(
+                f"| {name} | {r['autograde_s']:.1f} | {r['plain_s']:.1f} | {r['ratio']:.2f} × | "
+                f"{r['autograde_cpu_s']:.1f} / {r['plain_cpu_s']:.1f} | {r['cpu_ratio']:.2f} × | ≤ 1.3 × |"
+            )
         print()
     if args.threads and not args.no_notebooks:
         report["threads"] = th = bench_threads(names, nbs)

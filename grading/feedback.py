@@ -182,24 +182,30 @@ def _stops(cells, scores: dict, hidden: frozenset[str]) -> list[tuple[str, str]]
         names = {e.get("ename") for e in _errors(cell)}
         if names & HARD_STOPS:
             affected = [g for j, g in graded if j >= i]
-            not_run = sum(1 for c in cells[i + 1:] if c.cell_type == "code")
+            not_run = sum(1 for c in cells[i + 1 :] if c.cell_type == "code")
             if "KernelDied" in names:
-                what = (f"The kernel died while running {_where(cells, i, hidden)} (os._exit(), exit(), "
-                        "a crash, or the grader's memory or CPU limit).")
+                what = (
+                    f"The kernel died while running {_where(cells, i, hidden)} (os._exit(), exit(), "
+                    "a crash, or the grader's memory or CPU limit)."
+                )
             else:
                 said_limit = " ".join(e.get("evalue", "") for e in _errors(cell))
                 limit = re.search(r"longer than (\d+) s", said_limit)
-                what = (f"{_cap(_where(cells, i, hidden))} ran longer than "
-                        f"{limit.group(1) + ' s' if limit else 'the time limit'} and did not stop when "
-                        "interrupted, so the kernel was stopped.")
+                what = (
+                    f"{_cap(_where(cells, i, hidden))} ran longer than "
+                    f"{limit.group(1) + ' s' if limit else 'the time limit'} and did not stop when "
+                    "interrupted, so the kernel was stopped."
+                )
             what += f" The {_n(not_run, 'code cell')} after it did not run."
         elif INTERRUPTED in names:
             # The kernel went on: what the cell should have defined is missing for the checks of
             # its section (up to the next exercise cell).
             end = next((j for j in range(i + 1, len(cells)) if is_solution(cells[j])), len(cells))
             affected = [g for j, g in graded if i <= j < end]
-            what = (f"{_cap(_where(cells, i, hidden))} ran longer "
-                    "than the time limit and was interrupted; the notebook went on from the next cell.")
+            what = (
+                f"{_cap(_where(cells, i, hidden))} ran longer "
+                "than the time limit and was interrupted; the notebook went on from the next cell."
+            )
         else:
             continue
         lost = [(g, scores[g]) for g in affected if g in scores and (scores[g][0] or 0) < scores[g][1]]
@@ -222,12 +228,26 @@ def _check(cells, index: int, ag_cells, scores: dict, hidden: frozenset[str]) ->
     section = _heading_before(cells, ex if ex is not None else index)
     score, possible = scores.get(grade_id, (None, points(cell)))
     if ag_cells is None:
-        return Check(grade_id, exercise, section, score, possible, "not graded",
-                     "Not graded: there was no notebook to run (see above).")
+        return Check(
+            grade_id,
+            exercise,
+            section,
+            score,
+            possible,
+            "not graded",
+            "Not graded: there was no notebook to run (see above).",
+        )
     at = _find(ag_cells, grade_id, cell.get("id"))
     if at is None:
-        return Check(grade_id, exercise, section, score, possible, "not graded",
-                     "This check was not found in your notebook.")
+        return Check(
+            grade_id,
+            exercise,
+            section,
+            score,
+            possible,
+            "not graded",
+            "This check was not found in your notebook.",
+        )
     ag = ag_cells[at]
     errors = _errors(ag)
     names = {e.get("ename") for e in errors}
@@ -252,8 +272,11 @@ def _check(cells, index: int, ag_cells, scores: dict, hidden: frozenset[str]) ->
         own_errors = _errors(ag_cells[own])
         for e in own_errors:
             if e.get("ename") == INTERRUPTED:
-                lines.insert(0, f"Your cell `{exercise}` was interrupted (it ran out of time), "
-                                "so the check could not use it.")
+                lines.insert(
+                    0,
+                    f"Your cell `{exercise}` was interrupted (it ran out of time), "
+                    "so the check could not use it.",
+                )
                 continue
             if e.get("ename") in _said_above(own_errors):
                 continue
@@ -276,25 +299,32 @@ def _check(cells, index: int, ag_cells, scores: dict, hidden: frozenset[str]) ->
         status, verdict = "partly", "Partly right. What the check found:"
     else:
         status, verdict = "failed", "Not right yet. What the check found:"
-    if status in ("failed", "partly") and any(s.startswith("✅") for s in lines) and any(
-            s.startswith("❌") for s in lines):
-        verdict += (" it passed on the notebook's own inputs but not on the grader's other inputs "
-                    "(other seeds and sizes).")
+    if (
+        status in ("failed", "partly")
+        and any(s.startswith("✅") for s in lines)
+        and any(s.startswith("❌") for s in lines)
+    ):
+        verdict += (
+            " it passed on the notebook's own inputs but not on the grader's other inputs "
+            "(other seeds and sizes)."
+        )
     return Check(grade_id, exercise, section, score, possible, status, verdict, lines)
 
 
 def report(course: Path, lesson: str, student: str, scores: dict | None, problem: str | None) -> Report:
     """Everything one student's page says; scores: grade_id -> (score, max) from the gradebook."""
-    title, cells, hidden = _lesson(course / "release" / lesson / f"{lesson}.ipynb",
-                                   course / "source" / lesson / f"{lesson}.ipynb")
+    title, cells, hidden = _lesson(
+        course / "release" / lesson / f"{lesson}.ipynb", course / "source" / lesson / f"{lesson}.ipynb"
+    )
     scores = scores or {}
     path = course / "autograded" / student / lesson / f"{lesson}.ipynb"
     ag_cells = nbformat.read(path, as_version=4).cells if path.is_file() else None
     alerts = []
     if problem:
         if problem.startswith("autograde failed"):
-            alerts.append(("alert", "Your notebook could not be graded automatically; "
-                                    "your instructor has been told."))
+            alerts.append(
+                ("alert", "Your notebook could not be graded automatically; your instructor has been told.")
+            )
         else:
             alerts.append(("alert", scrub(f"Your submission: {problem}.", hidden)))
     elif ag_cells is None:
@@ -309,10 +339,22 @@ def report(course: Path, lesson: str, student: str, scores: dict | None, problem
 # The page
 # --------------------------------------------------------------------------- #
 
-ICON = {"passed": "✅", "partly": "🟡", "failed": "❌", "not attempted": "⏳", "not run": "⛔",
-        "not graded": "❔"}
-LABEL = {"passed": "passed", "partly": "partly right", "failed": "to fix",
-         "not attempted": "not attempted yet", "not run": "not run", "not graded": "not graded"}
+ICON = {
+    "passed": "✅",
+    "partly": "🟡",
+    "failed": "❌",
+    "not attempted": "⏳",
+    "not run": "⛔",
+    "not graded": "❔",
+}
+LABEL = {
+    "passed": "passed",
+    "partly": "partly right",
+    "failed": "to fix",
+    "not attempted": "not attempted yet",
+    "not run": "not run",
+    "not graded": "not graded",
+}
 
 CSS = """
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif,"Apple Color Emoji","Segoe UI Emoji",
@@ -349,9 +391,12 @@ def render(r: Report) -> str:
         counts.setdefault(c.status, []).append(c.exercise)
     summary = "".join(
         f"<li>{ICON[s]} {LABEL[s]}: {e(', '.join(dict.fromkeys(names)))}</li>"
-        for s in ICON if (names := counts.get(s)))
-    alerts = "".join(f'<p class="{kind}">{"⚠️" if kind == "alert" else "ℹ️"} {e(text)}</p>'
-                     for kind, text in r.alerts)
+        for s in ICON
+        if (names := counts.get(s))
+    )
+    alerts = "".join(
+        f'<p class="{kind}">{"⚠️" if kind == "alert" else "ℹ️"} {e(text)}</p>' for kind, text in r.alerts
+    )
     sections = []
     for c in r.checks:
         body = f"<pre>{e(chr(10).join(c.lines))}</pre>" if c.lines else ""
@@ -360,7 +405,8 @@ def render(r: Report) -> str:
             f'<section class="check {c.status.replace(" ", "-")}" id="{e(c.grade_id)}">'
             f"<h2><span>{ICON[c.status]}</span><span>{e(c.exercise)}</span>{section}"
             f'<span class="pts">{_pts(c.score)} / {_pts(c.possible)} points</span></h2>'
-            f'<p class="verdict">{e(c.verdict)}</p>{body}</section>')
+            f'<p class="verdict">{e(c.verdict)}</p>{body}</section>'
+        )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -370,7 +416,8 @@ def render(r: Report) -> str:
         f"<ul>{summary}</ul>{alerts}</section>{''.join(sections)}"
         "<footer>Points are those of the gradebook. Each check also ran on other inputs than the "
         "ones in your notebook; what it found is shown, the code of those runs is not.</footer>"
-        "</main></body></html>\n")
+        "</main></body></html>\n"
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -382,8 +429,12 @@ def _page(course: Path, lesson: str, student: str, scores: dict | None, problem:
     """(page HTML, score, possible) of one student, from the files of course; raises if it leaks."""
     r = report(course, lesson, student, scores, problem)
     page = render(r)
-    found = leaks(page, _lesson(course / "release" / lesson / f"{lesson}.ipynb",
-                                course / "source" / lesson / f"{lesson}.ipynb")[2])
+    found = leaks(
+        page,
+        _lesson(
+            course / "release" / lesson / f"{lesson}.ipynb", course / "source" / lesson / f"{lesson}.ipynb"
+        )[2],
+    )
     if found:
         raise RuntimeError(f"page would show hidden-test line(s) {found}; not written")
     return page, r.score, r.possible
@@ -420,8 +471,9 @@ def _write_page(job: tuple) -> tuple[str, str, float, float, str | None]:
 _SCRATCH: dict[str, Path] = {}  # lesson digest -> a scratch course holding its release and source
 
 
-def page_task(lesson: dict, student: str, scores: dict | None, problem: str | None,
-              autograded: str | None) -> tuple[str, str | None, float, float, str | None]:
+def page_task(
+    lesson: dict, student: str, scores: dict | None, problem: str | None, autograded: str | None
+) -> tuple[str, str | None, float, float, str | None]:
     """(student, page HTML or None, score, possible, error): one student's page, built on a dask
     worker from plain data (the lesson's release and source notebooks, the autograded notebook);
     the coordinating process writes it. A worker needs no copy of the course directory."""
@@ -448,8 +500,9 @@ def page_task(lesson: dict, student: str, scores: dict | None, problem: str | No
         shutil.rmtree(root / "autograded" / student, ignore_errors=True)
 
 
-def _pages_on_cluster(course: Path, lesson: str, jobs: list[tuple], workers: int | None,
-                      scheduler: str | None) -> list[tuple]:
+def _pages_on_cluster(
+    course: Path, lesson: str, jobs: list[tuple], workers: int | None, scheduler: str | None
+) -> list[tuple]:
     """The pages built by a dask cluster (grading/worker.py `cluster`), written here as they come."""
     import hashlib
 
@@ -457,10 +510,14 @@ def _pages_on_cluster(course: Path, lesson: str, jobs: list[tuple], workers: int
 
     from grading import worker
 
-    files = {kind: (course / kind / lesson / f"{lesson}.ipynb").read_bytes()
-             for kind in ("release", "source")}
-    payload = {"name": lesson, "digest": hashlib.sha256(files["release"] + files["source"]).hexdigest(),
-               **files}
+    files = {
+        kind: (course / kind / lesson / f"{lesson}.ipynb").read_bytes() for kind in ("release", "source")
+    }
+    payload = {
+        "name": lesson,
+        "digest": hashlib.sha256(files["release"] + files["source"]).hexdigest(),
+        **files,
+    }
     results = []
     with worker.cluster(workers, scheduler) as client:
         held = client.submit(worker.hold, payload, key=f"feedback-{lesson}-{payload['digest'][:12]}")
@@ -500,8 +557,11 @@ def _gradebook_scores(db_url: str, lesson: str) -> dict[str, dict]:
         return {
             sub.student.id: {
                 g.name: (None if g.needs_manual_grade and g.manual_score is None else g.score, g.max_score)
-                for nb in sub.notebooks for g in nb.grades}
-            for sub in submissions}
+                for nb in sub.notebooks
+                for g in nb.grades
+            }
+            for sub in submissions
+        }
 
 
 def _cores() -> int:
@@ -510,8 +570,14 @@ def _cores() -> int:
     return cores()
 
 
-def write_pages(course: Path, lesson: str, db_url: str, problems: dict, workers: int | None = None,
-                scheduler: str | None = None) -> int:
+def write_pages(
+    course: Path,
+    lesson: str,
+    db_url: str,
+    problems: dict,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> int:
     """One page per student of `lesson` (gradebook or problems.json); 1 if any failed.
 
     Built by a LocalCluster of `workers` processes (default one per core; 1: in this process), or
@@ -522,7 +588,7 @@ def write_pages(course: Path, lesson: str, db_url: str, problems: dict, workers:
         return 1
     scores = _gradebook_scores(db_url, lesson)
     prefix = f"{lesson}/"
-    students = sorted(set(scores) | {k[len(prefix):] for k in problems if k.startswith(prefix)})
+    students = sorted(set(scores) | {k[len(prefix) :] for k in problems if k.startswith(prefix)})
     if not students:
         print(f"no graded submissions of {lesson}: run autograde first")
         return 0
@@ -540,6 +606,8 @@ def write_pages(course: Path, lesson: str, db_url: str, problems: dict, workers:
         else:
             print(f"  {student}: {score:g}/{possible:g} -> {Path(path).relative_to(course)}")
     where = f"the cluster at {scheduler}" if scheduler else f"{workers or _cores()} worker(s)"
-    print(f"wrote {len(results) - failed}/{len(results)} feedback page(s) for {lesson} in "
-          f"{time.perf_counter() - t0:.1f} s with {where}")
+    print(
+        f"wrote {len(results) - failed}/{len(results)} feedback page(s) for {lesson} in "
+        f"{time.perf_counter() - t0:.1f} s with {where}"
+    )
     return 1 if failed else 0

@@ -113,8 +113,10 @@ def collect(course: Path, folder: Path, lesson: str | None, source: Path = SOLUT
             refused.append(f"{student!r}: not a safe student id (letters, digits and . _ @ + - only)")
             continue
         for name in known:
-            for candidate, parent in ((entry / f"{name}.ipynb", entry),
-                                      (entry / name / f"{name}.ipynb", entry / name)):
+            for candidate, parent in (
+                (entry / f"{name}.ipynb", entry),
+                (entry / name / f"{name}.ipynb", entry / name),
+            ):
                 if candidate.is_symlink() or (parent is not entry and parent.is_symlink()):
                     refused.append(f"{student}/{candidate.relative_to(entry)}: a symbolic link")
                     data = None
@@ -141,8 +143,10 @@ def collect(course: Path, folder: Path, lesson: str | None, source: Path = SOLUT
     _save_problems(course, problems)
     print(f"collected {count} submission(s) into {course / 'submitted'}")
     if refused:
-        print(f"refused {len(refused)} entr{'y' if len(refused) == 1 else 'ies'} of {folder} "
-              "(rename or replace them with real files, then collect again):")
+        print(
+            f"refused {len(refused)} entr{'y' if len(refused) == 1 else 'ies'} of {folder} "
+            "(rename or replace them with real files, then collect again):"
+        )
         for line in refused:
             print(f"  {line}")
     return refused
@@ -153,8 +157,13 @@ def _ensure_released(course: Path, name: str, source: Path) -> None:
         generate([name], course, course / "release_copies", source)
 
 
-def autograde(course: Path, name: str, workers: int | None = None, source: Path = SOLUTIONS,
-              scheduler: str | None = None) -> int:
+def autograde(
+    course: Path,
+    name: str,
+    workers: int | None = None,
+    source: Path = SOLUTIONS,
+    scheduler: str | None = None,
+) -> int:
     """Autograde every submission of one lesson on a dask cluster; only this process writes the
     gradebook. `workers`: the LocalCluster's worker processes (default one per core); `scheduler`:
     tcp://HOST:PORT of a running cluster instead."""
@@ -184,8 +193,9 @@ def autograde(course: Path, name: str, workers: int | None = None, source: Path 
             key = f"{name}/{student}"
             if result["log"].strip():  # nbgrader's and the kernel's messages, as a worker's log had them
                 with open(logs / f"{name}.log", "a", encoding="utf-8") as log:
-                    log.write(f"===== {student} (start {result['start']}, {result['worker']})\n"
-                              f"{result['log']}\n")
+                    log.write(
+                        f"===== {student} (start {result['start']}, {result['worker']})\n{result['log']}\n"
+                    )
             if result["start"] > 1:
                 retried.append(student)
             if result["ok"]:
@@ -201,16 +211,20 @@ def autograde(course: Path, name: str, workers: int | None = None, source: Path 
                 stale = course / "autograded" / student / name  # as nbgrader --force: no old outputs stay
                 if stale.exists():
                     shutil.rmtree(stale)
-                _say(f"  {student}: FAILED ({result['seconds']:.0f} s on {result['worker']}): "
-                     f"{result['error']}")
+                _say(
+                    f"  {student}: FAILED ({result['seconds']:.0f} s on {result['worker']}): "
+                    f"{result['error']}"
+                )
                 continue
             if problems.get(key, "").startswith("autograde failed"):
                 problems.pop(key)
             costs.append((result["seconds"], result["cpu"]))
             score, possible = scores[student]
             again = "; again, its first worker was lost" if result["start"] > 1 else ""
-            _say(f"  {student}: {score:g}/{possible:g} "
-                 f"({result['seconds']:.0f} s on {result['worker']}{again})")
+            _say(
+                f"  {student}: {score:g}/{possible:g} "
+                f"({result['seconds']:.0f} s on {result['worker']}{again})"
+            )
     finally:
         if gb is not None:
             gb.close()
@@ -218,11 +232,15 @@ def autograde(course: Path, name: str, workers: int | None = None, source: Path 
     total = time.perf_counter() - t0
     _summary(name, scores, broken, failed, retried)
     if costs:
-        print(f"per submission on the workers: {sum(w for w, _ in costs) / len(costs):.1f} s, "
-              f"{sum(c for _, c in costs) / len(costs):.1f} CPU s (mean of {len(costs)})")
-    print(f"autograded {len(students) - len(failed)}/{len(students)} submission(s) of {name} "
-          f"in {total:.0f} s on {about.get('cluster', 'no cluster')}"
-          + (f"; {len(broken)} unreadable one(s) scored 0" if broken else ""))
+        print(
+            f"per submission on the workers: {sum(w for w, _ in costs) / len(costs):.1f} s, "
+            f"{sum(c for _, c in costs) / len(costs):.1f} CPU s (mean of {len(costs)})"
+        )
+    print(
+        f"autograded {len(students) - len(failed)}/{len(students)} submission(s) of {name} "
+        f"in {total:.0f} s on {about.get('cluster', 'no cluster')}"
+        + (f"; {len(broken)} unreadable one(s) scored 0" if broken else "")
+    )
     return 1 if failed else 0
 
 
@@ -233,8 +251,13 @@ def _say(line: str) -> None:
     tqdm.write(line, file=sys.stdout)
 
 
-def _summary(name: str, scores: dict[str, tuple[float, float]], broken: list[str], failed: list[str],
-             retried: list[str]) -> None:
+def _summary(
+    name: str,
+    scores: dict[str, tuple[float, float]],
+    broken: list[str],
+    failed: list[str],
+    retried: list[str],
+) -> None:
     """The class at a glance: the spread of scores, and what needs the instructor."""
     if scores:
         got = sorted(s for s, _ in scores.values())
@@ -243,18 +266,28 @@ def _summary(name: str, scores: dict[str, tuple[float, float]], broken: list[str
         median = got[mid] if len(got) % 2 else (got[mid - 1] + got[mid]) / 2
         full = sum(1 for s, p in scores.values() if s >= p)
         zero = sum(1 for s in got if s == 0)
-        print(f"scores of {name} ({len(got)} graded, out of {possible:g}): mean {sum(got) / len(got):.2f}, "
-              f"median {median:g}, lowest {got[0]:g}, highest {got[-1]:g}; {full} full marks, {zero} zero")
+        print(
+            f"scores of {name} ({len(got)} graded, out of {possible:g}): mean {sum(got) / len(got):.2f}, "
+            f"median {median:g}, lowest {got[0]:g}, highest {got[-1]:g}; {full} full marks, {zero} zero"
+        )
     named = ", ".join(failed[:10]) + (", ..." if len(failed) > 10 else "")
-    said = [f"{len(broken)} unreadable file(s) scored 0" if broken else "",
-            f"{len(failed)} failed to grade ({named})" if failed else "",
-            f"{len(retried)} graded again after losing their worker" if retried else ""]
+    said = [
+        f"{len(broken)} unreadable file(s) scored 0" if broken else "",
+        f"{len(failed)} failed to grade ({named})" if failed else "",
+        f"{len(retried)} graded again after losing their worker" if retried else "",
+    ]
     said = [s for s in said if s]
     print(f"problems: {'; '.join(said)} (see problems.json)" if said else "problems: none")
 
 
-def _grade_all(course: Path, name: str, students: list[str], workers: int | None,
-               scheduler: str | None, about: dict[str, str]) -> Iterator[dict]:
+def _grade_all(
+    course: Path,
+    name: str,
+    students: list[str],
+    workers: int | None,
+    scheduler: str | None,
+    about: dict[str, str],
+) -> Iterator[dict]:
     """Yield each student's result (grading/worker.py `grade`) as a dask cluster grades them;
     about["cluster"] says which cluster.
 
@@ -278,12 +311,18 @@ def _grade_all(course: Path, name: str, students: list[str], workers: int | None
     local = workers or worker.cores()
     settings = worker.grading_settings(None if scheduler else max(1, worker.cores() // local))
     run = uuid.uuid4().hex[:12]
-    with worker.cluster(workers, scheduler) as client, \
-            tqdm(total=len(students), desc=f"autograde {name}", unit="notebook", file=sys.stderr,
-                 disable=None) as bar:
+    with (
+        worker.cluster(workers, scheduler) as client,
+        tqdm(
+            total=len(students), desc=f"autograde {name}", unit="notebook", file=sys.stderr, disable=None
+        ) as bar,
+    ):
         count = worker.threads_of(client)
-        about["cluster"] = (f"the cluster at {scheduler} ({count} worker thread(s) at the start)" if scheduler
-                            else f"a LocalCluster of {count} worker process(es)")
+        about["cluster"] = (
+            f"the cluster at {scheduler} ({count} worker thread(s) at the start)"
+            if scheduler
+            else f"a LocalCluster of {count} worker process(es)"
+        )
         held = client.submit(worker.hold, lesson, key=f"lesson-{name}-{run}")
         todo = list(reversed(students))  # popped from the end: in order
         owner: dict = {}
@@ -291,8 +330,16 @@ def _grade_all(course: Path, name: str, students: list[str], workers: int | None
 
         def submit(student: str, again: bool = False):
             files = worker.folder_files(course / "submitted" / student / name)
-            future = client.submit(worker.grade, held, student, files, settings, run, pure=False,
-                                   key=f"grade-{name}-{student}-{run}" + ("-again" if again else ""))
+            future = client.submit(
+                worker.grade,
+                held,
+                student,
+                files,
+                settings,
+                run,
+                pure=False,
+                key=f"grade-{name}-{student}-{run}" + ("-again" if again else ""),
+            )
             owner[future] = student
             return future
 
@@ -320,8 +367,19 @@ def _grade_all(course: Path, name: str, students: list[str], workers: int | None
 
 
 def _failure(student: str, error: str) -> dict:
-    return {"student": student, "ok": False, "error": error, "seconds": 0.0, "cpu": 0.0, "start": 1,
-            "worker": "no worker", "notebooks": {}, "grades": {}, "penalties": {}, "log": ""}
+    return {
+        "student": student,
+        "ok": False,
+        "error": error,
+        "seconds": 0.0,
+        "cpu": 0.0,
+        "start": 1,
+        "worker": "no worker",
+        "notebooks": {},
+        "grades": {},
+        "penalties": {},
+        "log": "",
+    }
 
 
 def _record(course: Path, name: str, student: str, result: dict, gb) -> tuple[float, float]:
@@ -430,8 +488,12 @@ def export(course: Path, to: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--course", type=Path, default=GRADING, help="course directory (default grading/)")
-    ap.add_argument("--source", type=Path, default=SOLUTIONS,
-                    help="folder of the instructor notebooks NN_name.ipynb (default solutions/)")
+    ap.add_argument(
+        "--source",
+        type=Path,
+        default=SOLUTIONS,
+        help="folder of the instructor notebooks NN_name.ipynb (default solutions/)",
+    )
     sub = ap.add_subparsers(dest="step", required=True)
     p = sub.add_parser("release", help="generate the student versions")
     p.add_argument("lessons", nargs="*")
@@ -441,10 +503,17 @@ def main(argv: list[str] | None = None) -> int:
     for step, what in (("autograde", "autograde one lesson"), ("feedback", "HTML feedback per student")):
         p = sub.add_parser(step, help=what)
         p.add_argument("lesson")
-        p.add_argument("--workers", type=int, default=None,
-                       help="worker processes of the LocalCluster (default: one per core)")
-        p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                       help="use the dask cluster at this scheduler instead (see grading/README.md)")
+        p.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="worker processes of the LocalCluster (default: one per core)",
+        )
+        p.add_argument(
+            "--scheduler",
+            metavar="tcp://HOST:PORT",
+            help="use the dask cluster at this scheduler instead (see grading/README.md)",
+        )
     p = sub.add_parser("export", help="grades as CSV")
     p.add_argument("--to", type=Path, default=Path("grades.csv"))
     args = ap.parse_args(argv)

@@ -73,8 +73,16 @@ def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterato
             with Client(scheduler, timeout="30s") as client:
                 yield client
             return
-        with LocalCluster(n_workers=workers or cores(), threads_per_worker=1, processes=True,
-                          memory_limit=0, dashboard_address=None) as local, Client(local) as client:
+        with (
+            LocalCluster(
+                n_workers=workers or cores(),
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=0,
+                dashboard_address=None,
+            ) as local,
+            Client(local) as client,
+        ):
             yield client
 
 
@@ -92,15 +100,31 @@ def assignment_record(db_url: str, name: str) -> dict:
     with Gradebook(db_url) as gb:
         a = gb.find_assignment(name)
         alembic = gb.db.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        return {"name": name, "course_id": a.course_id, "alembic": alembic,
-                "duedate": a.duedate.isoformat() if a.duedate else None, "notebooks": [{
-            "name": nb.name, "kernelspec": nb.kernelspec,
-            "grade_cells": {c.name: _graded(c) for c in nb.grade_cells},
-            "solution_cells": [c.name for c in nb.solution_cells],
-            "task_cells": {c.name: _graded(c) for c in nb.task_cells},
-            "source_cells": {c.name: {"cell_type": c.cell_type, "locked": c.locked, "source": c.source,
-                                      "checksum": c.checksum} for c in nb.source_cells},
-        } for nb in a.notebooks]}
+        return {
+            "name": name,
+            "course_id": a.course_id,
+            "alembic": alembic,
+            "duedate": a.duedate.isoformat() if a.duedate else None,
+            "notebooks": [
+                {
+                    "name": nb.name,
+                    "kernelspec": nb.kernelspec,
+                    "grade_cells": {c.name: _graded(c) for c in nb.grade_cells},
+                    "solution_cells": [c.name for c in nb.solution_cells],
+                    "task_cells": {c.name: _graded(c) for c in nb.task_cells},
+                    "source_cells": {
+                        c.name: {
+                            "cell_type": c.cell_type,
+                            "locked": c.locked,
+                            "source": c.source,
+                            "checksum": c.checksum,
+                        }
+                        for c in nb.source_cells
+                    },
+                }
+                for nb in a.notebooks
+            ],
+        }
 
 
 def _graded(cell) -> dict:
@@ -109,16 +133,22 @@ def _graded(cell) -> dict:
 
 def folder_files(folder: Path) -> dict[str, bytes]:
     """Every regular file under folder, by its path relative to it (what crosses the wire)."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def lesson_payload(course: Path, name: str, db_url: str) -> dict:
     """What every task of a lesson needs: the source folder's files and the gradebook's record."""
     source = folder_files(course / "source" / name)
     record = assignment_record(db_url, name)
-    digest = hashlib.sha256(json.dumps([sorted((k, hashlib.sha256(v).hexdigest()) for k, v in source.items()),
-                                        record], sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps(
+            [sorted((k, hashlib.sha256(v).hexdigest()) for k, v in source.items()), record], sort_keys=True
+        ).encode()
+    ).hexdigest()
     return {"name": name, "digest": digest, "source": source, "assignment": record}
 
 
@@ -149,8 +179,9 @@ def dask_setup(worker=None) -> None:
     import grading.guard  # noqa: F401
 
 
-def grade(lesson: dict, student: str, submission: dict[str, bytes], settings: dict[str, str],
-          run: str = "") -> dict:
+def grade(
+    lesson: dict, student: str, submission: dict[str, bytes], settings: dict[str, str], run: str = ""
+) -> dict:
     """Autograde one student's submission on this worker; the results as plain data.
 
     {"student", "ok", "error", "seconds", "cpu" (seconds, the kernel's included), "start" (1, or 2
@@ -160,13 +191,25 @@ def grade(lesson: dict, student: str, submission: dict[str, bytes], settings: di
     """
     t0, cpu0 = time.perf_counter(), _cpu()
     name = lesson["name"]
-    out = {"student": student, "ok": False, "error": "", "seconds": 0.0, "cpu": 0.0, "start": 1,
-           "worker": _where(), "notebooks": {}, "grades": {}, "penalties": {}, "log": ""}
+    out = {
+        "student": student,
+        "ok": False,
+        "error": "",
+        "seconds": 0.0,
+        "cpu": 0.0,
+        "start": 1,
+        "worker": _where(),
+        "notebooks": {},
+        "grades": {},
+        "penalties": {},
+        "log": "",
+    }
     with _ONE_AT_A_TIME:
         out["start"] = start = _count_start(run, student)
         if start > MAX_STARTS:
-            out["error"] = (f"the worker grading it was lost {start - 1} times (machine or process gone); "
-                            "not tried again")
+            out["error"] = (
+                f"the worker grading it was lost {start - 1} times (machine or process gone); not tried again"
+            )
             return out
         work = Path(tempfile.mkdtemp(prefix="grading-", dir=scratch()))
         try:
@@ -206,8 +249,16 @@ def _autograde(name: str, student: str, work: Path) -> tuple[bool, str]:
     app = AutogradeApp()
     path = list(sys.path)  # nbgrader puts the course directory on sys.path: one per student here
     try:
-        app.initialize([name, f"--student={student}", "--create", "--force", "--log-level=WARN",
-                        f"--CourseDirectory.db_url={_db_url(work)}"])
+        app.initialize(
+            [
+                name,
+                f"--student={student}",
+                "--create",
+                "--force",
+                "--log-level=WARN",
+                f"--CourseDirectory.db_url={_db_url(work)}",
+            ]
+        )
         app.start()
     except SystemExit as stop:  # nbgrader exits 1 when a submission could not be graded
         if stop.code not in (0, None):
@@ -233,8 +284,10 @@ def _grades(work: Path, name: str, student: str) -> tuple[dict[str, list], dict[
 
     with Gradebook(_db_url(work)) as gb:
         sub = gb.find_submission(name, student)
-        return ({g.name: [g.auto_score, g.max_score] for nb in sub.notebooks for g in nb.grades},
-                {nb.name: nb.late_submission_penalty for nb in sub.notebooks})
+        return (
+            {g.name: [g.auto_score, g.max_score] for nb in sub.notebooks for g in nb.grades},
+            {nb.name: nb.late_submission_penalty for nb in sub.notebooks},
+        )
 
 
 def _template(lesson: dict) -> Path:

@@ -79,8 +79,10 @@ LONGEST_FIRST = (
     "test_browser.py",
     "test_class_grading.py",
     "test_grading_hostile.py",
+    "test_grading_dask.py",
     "test_feedback.py",
     "test_grading_rerun.py",
+    "test_regrade.py",
 )
 HTML_LESSON = "04_momentum"  # the lesson test_html.py builds a page of
 

@@ -187,7 +187,16 @@ def _distinct_colours(png_path) -> int:
     return len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0))
 
 
-@pytest.mark.parametrize("name", LESSONS)
+# `make test` drives four lessons' widgets (a slider, a dropdown, a button among them); the slow tier
+# (`make test-full`) the other four, and the first lesson's blank copy.
+FAST = ("01_task_and_loss", "04_momentum", "06_minibatches", "08_tuning")
+
+
+def _tiered(names) -> list:
+    return [n if n in FAST else pytest.param(n, marks=pytest.mark.full) for n in names]
+
+
+@pytest.mark.parametrize("name", _tiered(LESSONS))
 def test_solution_runs_in_jupyterlab_and_its_widgets_redraw(lab, name):
     """Run All on the solution: no error; then every control of every widget changes its plot."""
     path = f"solutions/{name}.ipynb"
@@ -222,7 +231,7 @@ def test_solution_runs_in_jupyterlab_and_its_widgets_redraw(lab, name):
 
 # Cell by cell through the UI is slow; every blank copy is also run headless, by the grader, in
 # test_class_grading.py (with the same assertions): here the first lesson and the last.
-@pytest.mark.parametrize("name", [LESSONS[0], LESSONS[-1]])
+@pytest.mark.parametrize("name", [pytest.param(LESSONS[0], marks=pytest.mark.full), LESSONS[-1]])
 def test_student_copy_fails_only_in_its_checks(lab, name):
     """Every cell run in turn: the only errors are NotImplementedError, in the exercises' checks."""
     path = f"notebooks/{name}.ipynb"

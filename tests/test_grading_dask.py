@@ -77,28 +77,65 @@ def test_a_lost_worker_costs_one_retry_and_nothing_is_graded_twice(tmp_path):
 
     def start(*args: str, log: str) -> subprocess.Popen:
         with open(tmp_path / log, "w") as out:
-            started.append(subprocess.Popen([str(DASK), *args], cwd=tmp_path, env=env, stdout=out,
-                                            stderr=subprocess.STDOUT))
+            started.append(
+                subprocess.Popen(
+                    [str(DASK), *args], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
+                )
+            )
         return started[-1]
 
     try:
-        start("scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard",
-              log="scheduler.log")
-        workers = [start("worker", address, "--nthreads", "1", "--no-nanny", "--memory-limit", "0",
-                         "--no-dashboard", "--name", f"w{k}", "--local-directory", str(tmp_path / f"w{k}"),
-                         log=f"worker{k}.log") for k in range(2)]
+        start(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            address.rsplit(":", 1)[1],
+            "--no-dashboard",
+            log="scheduler.log",
+        )
+        workers = [
+            start(
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--memory-limit",
+                "0",
+                "--no-dashboard",
+                "--name",
+                f"w{k}",
+                "--local-directory",
+                str(tmp_path / f"w{k}"),
+                log=f"worker{k}.log",
+            )
+            for k in range(2)
+        ]
 
         # The class, meanwhile: each kernel prints its worker's pid.
         assert _step(course, env, "release", LESSON).returncode == 0
         a = Assignment(LESSON, FIXTURES / f"{LESSON}.ipynb", course / "release_copies" / f"{LESSON}.ipynb")
         right = a.solution_code()
-        expected = {"00-correct": 5, "00-blank": 0, "00-softmax-only": 2, "00-cross-entropy-only": 3,
-                    "00-unstable-softmax": 3}
-        code = {"00-correct": right, "00-blank": {}, "00-softmax-only": {"softmax": right["softmax"]},
-                "00-cross-entropy-only": {"cross_entropy": right["cross_entropy"]},
-                "00-unstable-softmax": {**right, "softmax": UNSTABLE}}
-        write_inbox(inbox, LESSON, {s: edited(a.submission(c), add_cell(PROBE, after="setup"))
-                                    for s, c in code.items()})
+        expected = {
+            "00-correct": 5,
+            "00-blank": 0,
+            "00-softmax-only": 2,
+            "00-cross-entropy-only": 3,
+            "00-unstable-softmax": 3,
+        }
+        code = {
+            "00-correct": right,
+            "00-blank": {},
+            "00-softmax-only": {"softmax": right["softmax"]},
+            "00-cross-entropy-only": {"cross_entropy": right["cross_entropy"]},
+            "00-unstable-softmax": {**right, "softmax": UNSTABLE},
+        }
+        write_inbox(
+            inbox,
+            LESSON,
+            {s: edited(a.submission(c), add_cell(PROBE, after="setup")) for s, c in code.items()},
+        )
         assert _step(course, env, "collect", str(inbox), "--lesson", LESSON).returncode == 0
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(2, timeout=60)
@@ -125,8 +162,10 @@ def test_a_lost_worker_costs_one_retry_and_nothing_is_graded_twice(tmp_path):
         assert auto.returncode == 0, auto.stdout + auto.stderr
         assert killed, "no worker was seen grading"
         survivor = next(w.pid for w in workers if w.pid not in killed)
-        print(f"autograded {len(expected)} submissions in {seconds:.1f} s, worker {killed[0]} killed "
-              f"mid-run; {auto.stdout.strip().splitlines()[-1]}")
+        print(
+            f"autograded {len(expected)} submissions in {seconds:.1f} s, worker {killed[0]} killed "
+            f"mid-run; {auto.stdout.strip().splitlines()[-1]}"
+        )
 
         # Every grade right; nothing from the lost worker; every student recorded exactly once.
         scores, manual, _ = read_gradebook(gradebook_url(course), LESSON, list(expected))
@@ -178,8 +217,10 @@ def test_a_student_whose_worker_is_lost_twice_is_not_tried_a_third_time():
     from grading import worker
 
     lesson = {"name": LESSON, "digest": "0" * 64, "source": {}, "assignment": {}}
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as local, \
-            Client(local) as client:
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as local,
+        Client(local) as client,
+    ):
         client.set_metadata(worker.start_counter("run", "00-unlucky"), 2)  # two starts, both lost
         result = client.submit(worker.grade, lesson, "00-unlucky", {}, {}, "run").result()
         assert client.get_metadata(worker.start_counter("run", "00-unlucky")) == 3

@@ -18,7 +18,7 @@ import pytest
 from grading.course import ROOT, gradebook_url, is_test
 from tests.grading_cases import Assignment, grade, read_gradebook
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.full]  # 15 gradings: the slow tier
 FIXTURES = ROOT / "tests" / "fixtures"
 LESSON = "00_fixture"
 
