@@ -126,10 +126,15 @@ def submission(lesson: str, code: dict[str, str]) -> nbformat.NotebookNode:
 
 
 def hidden_test_lines(lesson: str) -> set[str]:
-    """The non-trivial stripped lines of the solution's hidden-test blocks (read without grading/)."""
-    nb = nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4)
+    """The non-trivial stripped lines of the solution's hidden-test blocks."""
+    return hidden_lines_of(nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4).cells)
+
+
+def hidden_lines_of(cells) -> set[str]:
+    """The non-trivial stripped lines of the cells' hidden-test blocks: the tests' own reading, made
+    without grading/feedback.py (whose filter they check)."""
     lines, inside = set(), False
-    for cell in nb.cells:
+    for cell in cells:
         for line in cell.source.splitlines():
             if "### BEGIN HIDDEN TESTS" in line:
                 inside = True

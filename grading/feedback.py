@@ -227,27 +227,15 @@ def _check(cells, index: int, ag_cells, scores: dict, hidden: frozenset[str]) ->
     exercise = (grade_id_of(cells[ex]) or grade_id) if ex is not None else grade_id
     section = _heading_before(cells, ex if ex is not None else index)
     score, possible = scores.get(grade_id, (None, points(cell)))
+
+    def not_graded(why: str) -> Check:
+        return Check(grade_id, exercise, section, score, possible, "not graded", why)
+
     if ag_cells is None:
-        return Check(
-            grade_id,
-            exercise,
-            section,
-            score,
-            possible,
-            "not graded",
-            "Not graded: there was no notebook to run (see above).",
-        )
+        return not_graded("Not graded: there was no notebook to run (see above).")
     at = _find(ag_cells, grade_id, cell.get("id"))
     if at is None:
-        return Check(
-            grade_id,
-            exercise,
-            section,
-            score,
-            possible,
-            "not graded",
-            "This check was not found in your notebook.",
-        )
+        return not_graded("This check was not found in your notebook.")
     ag = ag_cells[at]
     errors = _errors(ag)
     names = {e.get("ename") for e in errors}

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from grading.catalogue import add_cell, edited, move, set_cell
+from grading.catalogue import add_cell, edited, hidden_lines_of, move, set_cell
 from grading.course import NOTEBOOKS, ROOT, SOLUTIONS, is_solution, is_test
 
 NOT_A_NOTEBOOK = b'{"cells": [ this is not json'
@@ -86,16 +86,7 @@ class Assignment:
 
     def hidden_test_lines(self) -> set[str]:
         """The non-trivial stripped lines of the hidden-test blocks (read without grading/feedback.py)."""
-        lines, inside = set(), False
-        for cell in self.cells:
-            for line in cell.source.splitlines():
-                if "### BEGIN HIDDEN TESTS" in line:
-                    inside = True
-                elif "### END HIDDEN TESTS" in line:
-                    inside = False
-                elif inside and len(line.strip()) > 3:
-                    lines.add(line.strip())
-        return lines
+        return hidden_lines_of(self.cells)
 
     def submission(self, code: dict[str, str]) -> nbformat.NotebookNode:
         """The student copy with the given exercise cells filled in (others stay blank)."""
