@@ -68,11 +68,12 @@ notebooks: $(STAMP)
 
 # Figures: lesson times, step throughput, autograde overhead, MNIST load (benchmarks/README.md).
 bench: $(STAMP) data
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m benchmarks.run
 
-# ... and also 1 vs 2 grading workers (SQLite, PostgreSQL) and 1 vs 2 torch threads per lesson.
+# ... and also the grading pools (the old home-made 2-worker pool against the dask LocalCluster, SQLite
+# and PostgreSQL) and 1 vs 2 torch threads per lesson.
 bench-all: $(STAMP) data
-	$(BIN)/python benchmarks/run.py --workers --threads
+	$(BIN)/python -m benchmarks.run --workers --threads
 
 # Executed HTML copies of the lessons, to read without a kernel: build/html/index.html
 # (`make html LESSONS=03_gradient_descent` builds one).
