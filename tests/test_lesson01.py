@@ -31,6 +31,22 @@ def test_cross_entropy_recovers_from_a_confidently_wrong_start_and_mse_does_not(
     # ... from a saturated start, cross-entropy still does and squared error lags far behind.
     assert acc[f"{wrong}|cross-entropy"] > 0.85
     assert acc[f"{wrong}|cross-entropy"] - acc[f"{wrong}|squared error"] > 0.10
+    # fair to squared error: from the wrong start its best learning rate lies inside the grid, and
+    # the larger rates do worse
+    lrs = run.probe("learning_rates")
+    train_acc = run.probe("{f'{s}|{l}|{lr:g}': a for (s, l, lr), a in train_acc.items()}")
+    best = run.probe(f"results[{wrong!r}, 'squared error'][0]")
+    assert lrs[0] < best < lrs[-1]
+    above = [train_acc[f"{wrong}|squared error|{lr:g}"] for lr in lrs if lr > best]
+    assert max(above) < train_acc[f"{wrong}|squared error|{best:g}"]
+
+
+def test_normalization_is_pooled_not_per_pixel(lesson):
+    mean, std = lesson.probe("[X_train.mean().item(), X_train.std().item()]")
+    assert abs(mean) < 1e-3 and abs(std - 1) < 1e-3  # all pixels pooled: mean 0, variance 1
+    assert lesson.probe("constant_pixels") == 67  # "many border pixels": the same in every image
+    assert 1.4 < lesson.probe("pixel_std.max().item()") < 1.5  # "up to about 1.45"
+    assert lesson.probe("pixel_std[pixel_std > 0].min().item()") < 0.01  # "from nearly 0"
 
 
 def test_mse_gradient_vanishes_when_confidently_wrong(lesson):
