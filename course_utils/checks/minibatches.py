@@ -71,7 +71,8 @@ def check_sample_minibatch(
 ) -> None:
     """Check sample_minibatch(X, y, batch_size, generator) -> (X_batch, y_batch).
 
-    A batch must be an IID subset: batch_size distinct rows of X with their own labels,
+    A batch must be a uniformly random subset: batch_size distinct rows of X with their own labels
+    (draws without repeats are not independent, so not strictly IID),
     drawn with `generator` (same seed, same batch), every example equally likely.
     """
     __tracebackhide__ = True
