@@ -32,6 +32,7 @@ SCREENSHOT = ROOT / "build" / "screenshots" / "feedback_example.png"
 
 
 @pytest.mark.slow
+@pytest.mark.full  # the pages of every fast-tier case are checked in test_grading_hostile.py
 def test_a_class_gets_feedback_that_names_mistakes_and_hides_the_tests(tmp_path):
     from nbgrader.api import Gradebook
 
