@@ -3,23 +3,23 @@
 Per lesson: the right answer (full marks); the blank copy (0); every known-wrong
 version of every exercise from the catalogue (grading/catalogue.py; the exercises
 of one lesson are paired, so one submission carries one mistake per exercise);
-and the broken submissions whose cost depends on the lesson's own layout: test
-cells emptied, deleted or moved, an exercise moved or deleted, a faked checker,
-edited points, faked outputs, a file that is no notebook (built by
-tests/grading_cases.py). The broken and hostile submissions whose handling does
+and the broken submissions that move the lesson's own cells: a test cell deleted
+or moved up, an exercise deleted, plus a file that is no notebook (built by
+tests/grading_cases.py). Emptied tests, a moved exercise, a faked checker, edited
+points, faked outputs, and every broken or hostile submission whose handling does
 not depend on the lesson (an exception, sys.exit, os._exit, a crash, an endless
 loop, a syntax error, a missing package, a memory bomb, enormous output, writes
 and deletes outside its folder, a kernel it names itself, a patched torch, a
 replaced module, replaced builtins and AssertionError) are graded on the fixture
-assignment in the fast tier (test_grading_hostile.py): each costs a whole lesson
-run here and proves nothing more.
+assignment in the fast tier (test_grading_hostile.py): each would cost a whole
+lesson run here and prove nothing more.
 
 Each score must be exactly what the mistakes cost; each failed check must show
 its diagnosis in the autograded notebook and on the student's feedback page,
 whose points match the gradebook and which holds no line of a hidden test; no
 submission may change; nothing outside the grading folder may change; the CSV
 export must agree. Odd lessons are graded into nbgrader's SQLite gradebook, even
-ones into a PostgreSQL server (Debian's, started by tests/postgres.py).
+ones into a PostgreSQL server (Debian's, started by tools/postgres.py).
 """
 
 from __future__ import annotations
@@ -99,17 +99,7 @@ def lesson01_extras() -> list[Case]:
 
 # The cases of tests/grading_cases.py whose score depends on where the lesson's exercises and
 # tests are (the rest are graded on the fixture assignment, in the fast tier).
-LAYOUT_CASES = (
-    "test-emptied",
-    "test-deleted",
-    "test-moved-up",
-    "exercise-moved-down",
-    "exercise-deleted",
-    "checker-faked",
-    "points-edited",
-    "outputs-faked",
-    "not-a-notebook",
-)
+LAYOUT_CASES = ("test-deleted", "test-moved-up", "exercise-deleted", "not-a-notebook")
 
 
 def build_class(lesson: str, outside) -> list[Case]:
