@@ -12,7 +12,7 @@ A checker holds no solution: it calls torch, or tests properties. The package, b
 
 - reporting: CheckFailure, ✅/❌ lines, comparisons, the walk over a table of known mistakes
 - calling: running the student's function (torch's own versions forbidden, tampering refused)
-- losses (lesson 01), search (02), optimizers (03, 04, 07), mlp (05), minibatches (06),
+- losses (lesson 01), search (02), optimizers (03, 04), adaptive (07), mlp (05), minibatches (06),
   challenge (08: the challenge and the quiz)
 
 A hidden test runs `importlib.reload(course_utils.checks).check_xxx(...)` to get a fresh copy of
@@ -25,7 +25,17 @@ import importlib as _importlib
 import sys as _sys
 
 # Each submodule after the ones it imports.
-_SUBMODULES = ("reporting", "calling", "losses", "search", "optimizers", "minibatches", "mlp", "challenge")
+_SUBMODULES = (
+    "reporting",
+    "calling",
+    "losses",
+    "search",
+    "optimizers",
+    "adaptive",
+    "minibatches",
+    "mlp",
+    "challenge",
+)
 
 for _name in _SUBMODULES:
     _module = _sys.modules.get(f"{__name__}.{_name}")
@@ -35,16 +45,12 @@ for _name in _SUBMODULES:
         _importlib.reload(_module)
 del _name, _module
 
+from course_utils.checks.adaptive import check_adam_step, check_rmsprop_step  # noqa: E402
 from course_utils.checks.challenge import BudgetExceeded, CountedData, check_challenge, check_quiz  # noqa: E402
 from course_utils.checks.losses import check_cross_entropy, check_softmax  # noqa: E402
 from course_utils.checks.minibatches import check_sample_minibatch  # noqa: E402
 from course_utils.checks.mlp import check_stacked_mlp  # noqa: E402
-from course_utils.checks.optimizers import (  # noqa: E402
-    check_adam_step,
-    check_gradient_step,
-    check_momentum_step,
-    check_rmsprop_step,
-)
+from course_utils.checks.optimizers import check_gradient_step, check_momentum_step  # noqa: E402
 from course_utils.checks.reporting import CheckFailure  # noqa: E402
 from course_utils.checks.search import check_random_search_step  # noqa: E402
 
