@@ -28,7 +28,7 @@ SOURCES = {
     "05_overparameterization": "grading.known_wrong.lesson05",
     "06_minibatches": "grading.known_wrong.lesson06",
     "07_adaptive_methods": "grading.known_wrong.lesson07",
-    "08_tuning": "grading.known_wrong.lesson08",
+    "09_tuning": "grading.known_wrong.lesson09",
 }
 
 

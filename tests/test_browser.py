@@ -189,7 +189,7 @@ def _distinct_colours(png_path) -> int:
 
 # `make test` drives four lessons' widgets (a slider, a dropdown, a button among them); the slow tier
 # (`make test-full`) the other four, and the first lesson's blank copy.
-FAST = ("01_task_and_loss", "04_momentum", "06_minibatches", "08_tuning")
+FAST = ("01_task_and_loss", "04_momentum", "06_minibatches", "09_tuning")
 
 
 def _tiered(names) -> list:

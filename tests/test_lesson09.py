@@ -1,4 +1,4 @@
-"""Lesson 08's teaching claims, asserted on the notebook's own seeded run."""
+"""Lesson 09's teaching claims, asserted on the notebook's own seeded run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import assert_runs_clean, needs_mnist
 
 pytestmark = [needs_mnist, pytest.mark.slow]
-LESSON = "08_tuning"
+LESSON = "09_tuning"
 
 
 def test_solution_runs_clean(lesson):

@@ -1,13 +1,13 @@
-"""Lesson 08's known-wrong answers (train_challenge and the quiz): typical mistakes, as exercise cells.
+"""Lesson 09's known-wrong answers (train_challenge and the quiz): typical mistakes, as exercise cells.
 
 Plain data, read by grading/catalogue.py. Each entry is one mistake: `exercise`, the exercise
 cell's id (and the function's name); `label`; `source`, the whole cell a student would hand in
 (self-contained: its imports and helpers included); `words`, what the checker's diagnosis must
-say ("" when it only has to fail). tests/test_checks_lesson08.py runs each one through its
+say ("" when it only has to fail). tests/test_checks_lesson09.py runs each one through its
 checker; the class-grading tests autograde whole submissions built from them.
 """
 
-LESSON = "08_tuning"
+LESSON = "09_tuning"
 
 MISTAKES = [
     {
@@ -37,7 +37,7 @@ def train_challenge(d, g):
     {
         "exercise": "train_challenge",
         "label": "plain SGD at a small learning rate",
-        "words": "below the 95%",
+        "words": "below the 96.5%",
         "source": """\
 import torch
 import torch.nn.functional as F
@@ -56,6 +56,26 @@ def _sgd_run(data, generator, batch_size=100, lr=0.002, optimizer='adam', steps=
 
 def train_challenge(d, g):
     return _sgd_run(d, g, lr=0.01, optimizer='sgd', steps=50)
+""",
+    },
+    {
+        "exercise": "train_challenge",
+        "label": "Adam at torch's defaults",
+        "words": "below the 96.5%",
+        "source": """\
+import torch
+import torch.nn.functional as F
+from course_utils.models import MLP
+
+def train_challenge(data, generator):
+    model = MLP(hidden=(128,))
+    opt = torch.optim.Adam(model.parameters())
+    for _ in range(data.budget // 100):
+        xb, yb = data.batch(torch.randperm(data.n, generator=generator)[:100])
+        opt.zero_grad()
+        F.cross_entropy(model(xb), yb).backward()
+        opt.step()
+    return model
 """,
     },
     {
