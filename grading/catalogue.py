@@ -27,7 +27,8 @@ SOURCES = {
     "04_momentum": "grading.known_wrong.lesson04",
     "05_overparameterization": "grading.known_wrong.lesson05",
     "06_minibatches": "grading.known_wrong.lesson06",
-    "07_adaptive_methods": "grading.known_wrong.lesson07",
+    "07_schedules": "grading.known_wrong.lesson07",
+    "08_adaptive_methods": "grading.known_wrong.lesson08",
     "09_tuning": "grading.known_wrong.lesson09",
 }
 

@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import assert_runs_clean, needs_mnist
 
 pytestmark = [needs_mnist, pytest.mark.slow]
-LESSON = "07_adaptive_methods"
+LESSON = "07_schedules"
 
 
 def test_solution_runs_clean(lesson):
@@ -16,8 +16,35 @@ def test_solution_runs_clean(lesson):
 
 def test_schedules_equal_torchs(lesson):
     errors = lesson.probe("schedule_error")
-    assert set(errors) >= {"exponential", "step decay", "cosine", "cyclical"}
+    assert set(errors) >= {"exponential", "step decay", "cosine", "cyclical", "η₀c/(c+t)"}
     assert max(errors.values()) < 1e-9
+
+
+def test_polynomial_schedule_is_the_tables_eta0_c_over_c_plus_t(lesson):
+    """Issue 17, statement 12: the table says η₀c/(c+t) and the code computes exactly that."""
+    values = lesson.probe("[poly(t, eta0=0.3, c=7) for t in (0, 1, 10, 100)]")
+    assert values == pytest.approx([0.3 * 7 / (7 + t) for t in (0, 1, 10, 100)], rel=1e-12)
+    assert lesson.probe("poly(0)") == 1.0  # every schedule starts at eta0
+    source = "\n".join(c.source for c in lesson.nb.cells if c.cell_type == "markdown")
+    assert r"\dfrac{\eta_0\, c}{c + t}" in source and r"\alpha/(c+t)" in source  # the deck's form, named
+
+
+def test_robbins_monro_on_the_noisy_quadratic(lesson):
+    runs = {k: {int(t): v for t, v in msd.items()} for k, msd in lesson.probe("rm_runs").items()}
+    const, one_over_t = runs["constant η = 0.1"], runs["η₀c/(c+t)"]
+    sqrt_t, expo = runs["η₀c/(c+√t)"], runs["exponential η₀·0.99^t"]
+    plateau = 0.1 / (2 - 0.1)  # eta sigma^2 / (2 - eta)
+    # constant: stays within 10 % of the plateau from step 1,000 to 10,000
+    assert all(abs(const[t] / plateau - 1) < 0.1 for t in (1_000, 10_000))
+    # eta0 c/(c+t): falls more than 5x per decade and ends lowest
+    assert one_over_t[1_000] > 5 * one_over_t[10_000]
+    assert one_over_t[10_000] == min(r[10_000] for r in runs.values())
+    # eta0 c/(c+sqrt t): falls more than 2x per decade, ends more than 10x above 1/t
+    assert sqrt_t[1_000] > 2 * sqrt_t[10_000] and sqrt_t[10_000] > 10 * one_over_t[10_000]
+    # exponential: frozen (less than 10 % change over the last decade), more than 5x above 1/t
+    assert abs(expo[10_000] / expo[1_000] - 1) < 0.1 and expo[10_000] > 5 * one_over_t[10_000]
+    sums = lesson.probe("rm_sums")
+    assert sums["exponential η₀·0.99^t"][0] == pytest.approx(50, rel=1e-3)
 
 
 def test_decaying_schedules_beat_a_constant_large_learning_rate(lesson):
@@ -38,60 +65,3 @@ def test_layers_get_gradients_of_very_different_sizes(lesson):
 def test_clipping_matches_torch(lesson):
     assert lesson.probe("clip_error") < 1e-6
     assert abs(lesson.probe("float(torch.sqrt(sum((g**2).sum() for g in clipped)))") - 0.01) < 1e-6
-
-
-def test_adagrad_from_scratch_matches_torch_up_to_eps_placement(lesson):
-    assert lesson.probe("n_differ") < 0.01 * 7840  # fewer than 1 % differ by more than 1e-4
-    losses = lesson.probe("adagrad_losses")
-    assert abs(losses["ours"] - losses["torch.optim.Adagrad"]) < 0.01
-
-
-def test_eps_inside_or_outside_the_root_agree_only_for_gradients_well_above_sqrt_eps(lesson):
-    first = lesson.probe("{f'{g:g}': v for g, v in first_step.items()}")
-    inside, outside = first["0.01"]
-    assert inside > 0.99 and outside > 0.99  # both move the weight by eta, to within 1 %
-    inside, outside = first["1e-05"]
-    assert 0.09 < inside < 0.11 and outside > 0.99  # about 0.1 eta against eta
-
-
-def test_adaptive_methods_beat_plain_sgd_on_mnist_and_momentum_is_its_effective_rate(lesson):
-    final = lesson.probe("{k: v[1][0] for k, v in mnist_runs.items()}")
-    sgd = final["SGD η = 0.1"]
-    assert final["RMSprop η = 1e-3"] < sgd and final["Adam η = 1e-3"] < sgd
-    # momentum at eta = 0.1 (effective rate 1.0) ends lowest of all ...
-    assert final["momentum η = 0.1, β = 0.9"] < min(
-        v for k, v in final.items() if k != "momentum η = 0.1, β = 0.9"
-    )
-    # ... and at plain SGD's effective rate (eta = 0.01) within 10 % of plain SGD
-    assert abs(final["momentum η = 0.01, β = 0.9"] - sgd) < 0.1 * sgd
-
-
-def test_adam_and_rmsprop_beat_gd_on_the_badly_scaled_problem(lesson):
-    problems = lesson.probe("problems")
-    grid = lesson.probe("{name: lrs for name, (_, lrs) in grid.items()}")
-    runs = lesson.probe(
-        "{f'{s}|{m}|{lr:g}': [h.final_loss, settled(h), max(h.loss) / h.loss[0], "
-        "sum(b > a for a, b in zip(h.loss[-51:], h.loss[-50:]))] for (s, m, lr), h in bad_runs.items()}"
-    )
-    best_bad = lesson.probe("{f'{s}|{m}': v for (s, m), v in best_bad.items()}")
-    assert len(problems) >= 3
-    # no run sits at the edge of the rule: a settled run never went up in its last 50 steps,
-    # a bouncing one went up at least 5 times
-    for key, (_, ok, _, ups) in runs.items():
-        assert ups == 0 if ok else ups >= 5, key
-    for s in problems:
-        best = {}
-        for m, lrs in grid.items():
-            finals = [runs[f"{s}|{m}|{lr:g}"] for lr in lrs]
-            best[m] = min((loss, lr) for (loss, ok, _, _), lr in zip(finals, lrs) if ok)
-            assert list(best[m]) == best_bad[f"{s}|{m}"]
-            # the grid is wide: its smallest rate crawls (settled, above twice the best), its
-            # largest does not settle
-            assert finals[0][1] and finals[0][0] > 2 * best[m][0], (s, m)
-            assert not finals[-1][1], (s, m)
-        # GD's best settled rate is 3e-3, capped by stability: the next rate, 1e-2, bounces
-        assert best["GD"][1] == 3e-3 and not runs[f"{s}|GD|0.01"][1], s
-        assert best["RMSprop"][0] < 0.7 * best["GD"][0], s
-        assert best["Adam"][0] < 0.3 * best["GD"][0], s
-        # Adam's best settled run first climbs above its starting loss
-        assert runs[f"{s}|Adam|{best['Adam'][1]:g}"][2] > 1, s

@@ -12,8 +12,8 @@ A checker holds no solution: it calls torch, or tests properties. The package, b
 
 - reporting: CheckFailure, ✅/❌ lines, comparisons, the walk over a table of known mistakes
 - calling: running the student's function (torch's own versions forbidden, tampering refused)
-- losses (lesson 01), search (02), optimizers (03, 04), adaptive (07), mlp (05), minibatches (06),
-  challenge (08: the challenge and the quiz)
+- losses (lesson 01), search (02), optimizers (03, 04), mlp (05), minibatches (06), schedules (07),
+  adaptive (08), challenge (09: the challenge and the quiz)
 
 A hidden test runs `importlib.reload(course_utils.checks).check_xxx(...)` to get a fresh copy of
 the checker that nothing a notebook patched can reach. Reloading a package runs only this file,
@@ -32,6 +32,7 @@ _SUBMODULES = (
     "search",
     "optimizers",
     "adaptive",
+    "schedules",
     "minibatches",
     "mlp",
     "challenge",
@@ -45,13 +46,14 @@ for _name in _SUBMODULES:
         _importlib.reload(_module)
 del _name, _module
 
-from course_utils.checks.adaptive import check_adam_step, check_rmsprop_step  # noqa: E402
+from course_utils.checks.adaptive import check_adagrad_step, check_adam_step, check_rmsprop_step  # noqa: E402
 from course_utils.checks.challenge import BudgetExceeded, CountedData, check_challenge, check_quiz  # noqa: E402
 from course_utils.checks.losses import check_cross_entropy, check_softmax  # noqa: E402
 from course_utils.checks.minibatches import check_sample_minibatch  # noqa: E402
 from course_utils.checks.mlp import check_stacked_mlp  # noqa: E402
 from course_utils.checks.optimizers import check_gradient_step, check_momentum_step  # noqa: E402
 from course_utils.checks.reporting import CheckFailure  # noqa: E402
+from course_utils.checks.schedules import check_lr_at  # noqa: E402
 from course_utils.checks.search import check_random_search_step  # noqa: E402
 
 __all__ = [
@@ -63,6 +65,8 @@ __all__ = [
     "check_momentum_step",
     "check_stacked_mlp",
     "check_sample_minibatch",
+    "check_lr_at",
+    "check_adagrad_step",
     "check_rmsprop_step",
     "check_adam_step",
     "BudgetExceeded",

@@ -1,8 +1,9 @@
-"""The adaptive methods' checkers: one RMSprop or Adam step, fed the same gradients as torch.optim.
+"""Lesson 08's checkers: one Adagrad, RMSprop or Adam step, fed the same gradients as torch.optim.
 
-rmsprop_step and adam_step are fed the same gradients as torch.optim.RMSprop and torch.optim.Adam
-(`_opt_run`). The known mistakes of each are tables of candidate updates (reporting.Known), walked
-by reporting._diagnose.
+adagrad_step, rmsprop_step and adam_step are fed the same gradients as torch.optim.Adagrad,
+torch.optim.RMSprop and torch.optim.Adam (`_opt_run`). The known mistakes of each are tables of
+candidate updates (reporting.Known), walked by reporting._diagnose. No message holds a line of
+code: each names the mistake and where to look, in words and math.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import torch
 from course_utils.checks.calling import _call
 from course_utils.checks.reporting import Known, _all_close, _diagnose, _fail, _fmt, _pass
 
-__all__ = ["check_rmsprop_step", "check_adam_step"]
+__all__ = ["check_adagrad_step", "check_rmsprop_step", "check_adam_step"]
 
 
-# --------------------------------------------------------------------------- lesson 07: RMSprop and Adam
+# ---------------------------------------------------------------------- lesson 08: Adagrad, RMSprop, Adam
 
 
 def _opt_run(cls, grads_per_step, shapes, **kwargs):
@@ -76,30 +77,168 @@ _ADAM_IMPLS = [
     (torch.optim.AdamW, "step"),
 ]
 
+_ADAGRAD_IMPLS = [(torch.optim, "Adagrad"), (torch.optim.Adagrad, "step")]
+
+# What `sums` holds after a mistaken Adagrad step (c: the step's context, see check_adagrad_step).
+_ADAGRAD_SUM_MISTAKES: list[Known] = [
+    (
+        lambda c: [v + gi for v, gi in zip(c.v_before, c.g, strict=True)],
+        "`sums` adds up the gradients themselves; Adagrad adds up their squares.",
+        "v_t = v_(t−1) + g_t², squared elementwise.",
+    ),
+    (
+        lambda c: [gi**2 for gi in c.g],
+        "`sums` holds only this step's squared gradient: the earlier ones were dropped.",
+        "v_t = v_(t−1) + g_t²: the sum keeps every earlier square.",
+    ),
+]
+
+# How far the parameters move in a mistaken Adagrad step.
+_ADAGRAD_STEP_MISTAKES: list[Known] = [
+    (
+        lambda c: c.torch_step,
+        "you put ε outside the square root, g / (√v + ε): that is torch's form "
+        "(torch.optim.Adagrad). This exercise follows the slides: g / √(v + ε).",
+        "where ε goes: inside the square root, √(v_t + ε).",
+    ),
+    (
+        lambda c: _rms(c, sign=1.0),
+        "the parameters moved uphill (along +g): the sign of the step is flipped.",
+        "w_t = w_(t−1) − η · g_t / √(v_t + ε): the step goes against the gradient.",
+    ),
+    (
+        lambda c: _rms(c, root=False),
+        "the step divides by v + ε, not by its square root.",
+        "g_t / √(v_t + ε): v is a sum of SQUARED gradients, the root brings it back to the scale of g.",
+    ),
+    (
+        lambda c: _rms(c, v=c.v_before),
+        "the step divides by the sum before this step's square was added.",
+        "the order: v_t includes g_t², and the step divides by √(v_t + ε) of the same t.",
+    ),
+]
+
+
+def check_adagrad_step(
+    adagrad_step: Callable,
+    seed: int = 0,
+    shapes: Sequence[tuple[int, ...]] = ((4, 3), (5,)),
+    steps: int = 5,
+    lr: float = 0.1,
+    eps: float = 1e-3,
+) -> None:
+    """Check adagrad_step(params, sums, lr, eps): the slides' Adagrad, ε inside the root.
+
+    v_t = v_(t−1) + g_t²  (written into `sums`),  w_t = w_(t−1) − lr · g_t / √(v_t + ε)  (in place).
+    The running sums are compared with torch.optim.Adagrad's; the step with the property that it
+    equals −lr · g / √(v + ε).
+    """
+    __tracebackhide__ = True
+    name = "adagrad_step"
+    grads, start = _make_problem(seed, shapes, steps)
+    ref = _opt_run(torch.optim.Adagrad, grads, shapes, lr=lr, eps=eps)
+    sums = [torch.zeros(s, dtype=torch.float64) for s in shapes]
+    zeros = [torch.zeros(s, dtype=torch.float64) for s in shapes]
+    for t in range(steps):
+        params = _params_with_grads(start, grads[t])
+        before = [p.detach().clone() for p in params]
+        v_before = [v.clone() for v in sums]
+        _step_call(
+            name, adagrad_step, params, sums, lr, eps, forbid=_ADAGRAD_IMPLS, purpose=f", lr={lr}, eps={eps}"
+        )
+        step = _difference([p.detach().clone() for p in params], before)
+        c = SimpleNamespace(
+            g=grads[t],
+            lr=lr,
+            eps=eps,
+            v=ref[t][1]["sum"],
+            v_before=v_before,
+            torch_step=_difference(ref[t][0], ref[t - 1][0] if t else zeros),
+        )
+        if _all_close(step, zeros, 0):
+            _fail(
+                name,
+                f"step {t + 1}: the parameters did not change. Giving the name p a new tensor inside "
+                "your function does not change the tensor the caller holds.",
+                "change each tensor of params in place (the caller runs your function under "
+                "torch.no_grad()).",
+            )
+        _check_state(
+            name,
+            "sums",
+            sums,
+            c,
+            t,
+            [torch.Size(s) for s in shapes],
+            _ADAGRAD_SUM_MISTAKES,
+            "v_t = v_(t−1) + g_t².",
+        )
+        if _all_close(
+            [s * (v + eps).sqrt() / lr for s, v in zip(step, c.v, strict=True)], [-gi for gi in c.g]
+        ):
+            continue
+        _diagnose(name, step, _ADAGRAD_STEP_MISTAKES, c)
+        _fail(
+            name,
+            f"step {t + 1}: the parameters moved by {_fmt(step[0])}, the slides' Adagrad "
+            f"step is {_fmt(-lr * c.g[0] / (c.v[0] + eps).sqrt())}.",
+            "w_t = w_(t−1) − η · g_t / √(v_t + ε), with the sum v_t of this step.",
+        )
+    _pass(
+        name,
+        f"{steps} steps match the slides' Adagrad (running sums as in torch.optim.Adagrad, ε inside "
+        "the square root).",
+    )
+
+
+def _check_state(name, label, state, c, t, shapes, mistakes, rule) -> None:
+    """The per-weight state (`sums`, `squares`) after step t + 1 must hold torch's."""
+    __tracebackhide__ = True
+    if not all(torch.is_tensor(v) and v.shape == s for v, s in zip(state, shapes, strict=True)):
+        _fail(
+            name,
+            f"`{label}` must keep one tensor per parameter, of the parameter's shape.",
+            f"what you store in {label}[i]: one tensor like the i-th parameter.",
+        )
+    if _all_close(state, c.v):
+        return
+    if _all_close(state, c.v_before, 0):
+        _fail(
+            name,
+            f"step {t + 1}: `{label}` did not change: the state was not written back, so the next "
+            "step starts from the old value again.",
+            f"the list {label} itself must hold the new values after your function returns: change "
+            f"its tensors in place, or put the new tensor into the list at index i. Giving a new "
+            "tensor to a local name changes nothing the caller sees.",
+        )
+    _diagnose(name, state, mistakes, c, prefix=f"step {t + 1}: ")
+    _fail(name, f"step {t + 1}: {label}[0] is {_fmt(state[0])}, torch's is {_fmt(c.v[0])}.", rule)
+
+
 # What `squares` holds after a mistaken RMSprop step (c: the step's context, see check_rmsprop_step).
 _RMSPROP_AVERAGE_MISTAKES: list[Known] = [
     (
         lambda c: c.swapped,
-        "the moving average gives weight α to the new squared gradient and 1 − α to the old "
+        "the moving average gives weight ρ to the new squared gradient and 1 − ρ to the old "
         "average: the weights are swapped.",
-        "v ← α·v + (1 − α)·g²: the old average keeps the large weight α.",
+        "v_t = ρ·v_(t−1) + (1 − ρ)·g_t²: the old average keeps the large weight ρ.",
     ),
     (
         lambda c: c.adagrad,
         "`squares` holds the running SUM of squared gradients: that is Adagrad, not RMSprop's "
         "moving average.",
-        "v ← α·v + (1 − α)·g²",
+        "v_t = ρ·v_(t−1) + (1 − ρ)·g_t²: the old average is shrunk by ρ before the new square comes in.",
     ),
     (
-        lambda c: [(1 - c.alpha) * gi**2 for gi in c.g],
+        lambda c: [(1 - c.rho) * gi**2 for gi in c.g],
         "the average forgets the previous value of v.",
-        "v ← α·v + (1 − α)·g² uses the v from the previous step.",
+        "v_t = ρ·v_(t−1) + (1 − ρ)·g_t² uses the v of the previous step.",
     ),
 ]
 
 
 def _rms(c, sign=-1.0, v=None, root=True) -> list[torch.Tensor]:
-    """An RMSprop step sign·lr·g / sqrt(v + ε) (the slides' form); by default the right one."""
+    """A step sign·lr·g / sqrt(v + ε) (the slides' form); by default the right one."""
     v = c.v if v is None else v
     return [
         sign * c.lr * gi / ((vi + c.eps).sqrt() if root else vi + c.eps)
@@ -111,29 +250,29 @@ def _rms(c, sign=-1.0, v=None, root=True) -> list[torch.Tensor]:
 _RMSPROP_STEP_MISTAKES: list[Known] = [
     (
         lambda c: c.torch_step,
-        "you put ε outside the square root, g / (sqrt(v) + ε): that is torch's form "
-        "(torch.optim.RMSprop). This exercise follows the slides: g / sqrt(v + ε).",
-        "move ε inside: (v + eps).sqrt().",
+        "you put ε outside the square root, g / (√v + ε): that is torch's form "
+        "(torch.optim.RMSprop). This exercise follows the slides: g / √(v + ε).",
+        "where ε goes: inside the square root, √(v_t + ε).",
     ),
     (
         lambda c: _rms(c, sign=1.0),
         "the parameters moved uphill (along +g): the sign of the step is flipped.",
-        "w ← w − lr · g / sqrt(v + ε): subtract.",
+        "w_t = w_(t−1) − η · g_t / √(v_t + ε): the step goes against the gradient.",
     ),
     (
         lambda c: [-s for s in c.torch_step],
         "the parameters moved uphill (along +g): the sign of the step is flipped.",
-        "w ← w − lr · g / sqrt(v + ε): subtract.",
+        "w_t = w_(t−1) − η · g_t / √(v_t + ε): the step goes against the gradient.",
     ),
     (
         lambda c: _rms(c, root=False),
         "the step divides by v + ε, not by its square root.",
-        "g / sqrt(v + ε): v is an average of SQUARED gradients, the root brings it back to the scale of g.",
+        "g_t / √(v_t + ε): v is an average of SQUARED gradients, the root brings it back to the scale of g.",
     ),
     (
         lambda c: _rms(c, v=c.v_before),
         "the step divides by the previous average (before this step's update).",
-        "update v first, then divide by sqrt(v + ε) with the new v.",
+        "the order: v_t includes g_t², and the step divides by √(v_t + ε) of the same t.",
     ),
 ]
 
@@ -144,20 +283,20 @@ def check_rmsprop_step(
     shapes: Sequence[tuple[int, ...]] = ((4, 3), (5,)),
     steps: int = 5,
     lr: float = 0.01,
-    alpha: float = 0.9,
+    rho: float = 0.9,
     eps: float = 1e-3,
 ) -> None:
-    """Check rmsprop_step(params, squares, lr, alpha, eps): the slides' RMSprop, ε inside the root.
+    """Check rmsprop_step(params, squares, lr, rho, eps): the slides' RMSprop, ε inside the root.
 
-    v ← α v + (1 − α) g²  (written into `squares`),  w ← w − lr · g / sqrt(v + ε)  (in place).
-    The running averages are compared with torch.optim.RMSprop's; the step with the property
-    that it equals −lr · g / sqrt(v + ε).
+    v_t = ρ v_(t−1) + (1 − ρ) g_t²  (written into `squares`),  w_t = w_(t−1) − lr · g_t / √(v_t + ε)
+    (in place). ρ is torch's `alpha`. The running averages are compared with torch.optim.RMSprop's;
+    the step with the property that it equals −lr · g / √(v + ε).
     """
     __tracebackhide__ = True
     name = "rmsprop_step"
     grads, start = _make_problem(seed, shapes, steps)
-    ref = _opt_run(torch.optim.RMSprop, grads, shapes, lr=lr, alpha=alpha, eps=eps)
-    swapped = _opt_run(torch.optim.RMSprop, grads, shapes, lr=lr, alpha=1 - alpha, eps=eps)
+    ref = _opt_run(torch.optim.RMSprop, grads, shapes, lr=lr, alpha=rho, eps=eps)
+    swapped = _opt_run(torch.optim.RMSprop, grads, shapes, lr=lr, alpha=1 - rho, eps=eps)
     adagrad = _opt_run(torch.optim.Adagrad, grads, shapes, lr=lr, eps=eps)
     squares = [torch.zeros(s, dtype=torch.float64) for s in shapes]
     zeros = [torch.zeros(s, dtype=torch.float64) for s in shapes]
@@ -171,16 +310,16 @@ def check_rmsprop_step(
             params,
             squares,
             lr,
-            alpha,
+            rho,
             eps,
             forbid=_RMSPROP_IMPLS,
-            purpose=f", lr={lr}, alpha={alpha}, eps={eps}",
+            purpose=f", lr={lr}, rho={rho}, eps={eps}",
         )
         step = _difference([p.detach().clone() for p in params], before)
         c = SimpleNamespace(
             g=grads[t],
             lr=lr,
-            alpha=alpha,
+            rho=rho,
             eps=eps,
             v=ref[t][1]["square_avg"],
             v_before=v_before,
@@ -191,11 +330,21 @@ def check_rmsprop_step(
         if _all_close(step, zeros, 0):
             _fail(
                 name,
-                f"step {t + 1}: the parameters did not change. `p = p - ...` only gives the name p "
-                "a new tensor inside your function; the model's tensor stays the same.",
-                "update in place: p -= ... (or p.sub_(...)), under torch.no_grad() as given.",
+                f"step {t + 1}: the parameters did not change. Giving the name p a new tensor inside "
+                "your function does not change the tensor the caller holds.",
+                "change each tensor of params in place (the caller runs your function under "
+                "torch.no_grad()).",
             )
-        _check_squares(name, squares, c, t, [torch.Size(s) for s in shapes])
+        _check_state(
+            name,
+            "squares",
+            squares,
+            c,
+            t,
+            [torch.Size(s) for s in shapes],
+            _RMSPROP_AVERAGE_MISTAKES,
+            "v_t = ρ·v_(t−1) + (1 − ρ)·g_t².",
+        )
         # The step itself: slides' form, ε inside the root.
         if _all_close(
             [s * (v + eps).sqrt() / lr for s, v in zip(step, c.v, strict=True)], [-gi for gi in c.g]
@@ -206,47 +355,12 @@ def check_rmsprop_step(
             name,
             f"step {t + 1}: the parameters moved by {_fmt(step[0])}, the slides' RMSprop "
             f"step is {_fmt(-lr * c.g[0] / (c.v[0] + eps).sqrt())}.",
-            "w ← w − lr · g / sqrt(v + ε), with the v of this step.",
+            "w_t = w_(t−1) − η · g_t / √(v_t + ε), with the v_t of this step.",
         )
     _pass(
         name,
         f"{steps} steps match the slides' RMSprop (running averages as in "
         "torch.optim.RMSprop, ε inside the square root).",
-    )
-
-
-def _check_squares(name: str, squares: list, c: SimpleNamespace, t: int, shapes: list) -> None:
-    """`squares` after step t + 1 must hold torch.optim.RMSprop's running averages."""
-    __tracebackhide__ = True
-    if not all(torch.is_tensor(v) and v.shape == s for v, s in zip(squares, shapes, strict=True)):
-        _fail(
-            name,
-            "`squares` must keep one tensor per parameter, of the parameter's shape.",
-            "update squares[i] in place (v.mul_(...).add_(...)) or assign squares[i] = ...",
-        )
-    if _all_close(squares, c.v):
-        return
-    if _all_close(squares, c.v_before, 0):
-        if t == 0:
-            _fail(
-                name,
-                "the running averages in `squares` are still zero after a step: the state was "
-                "not written back, so the next step starts from v = 0 again.",
-                "write v back: squares[i] = new_v, or update it in place with v.mul_(alpha)"
-                ".add_(...); `v = ...` inside the loop only renames.",
-            )
-        _fail(
-            name,
-            f"step {t + 1}: `squares` did not change after step 1: the state "
-            "is not written back at every step.",
-            "update every squares[i] at every call.",
-        )
-    _diagnose(name, squares, _RMSPROP_AVERAGE_MISTAKES, c, prefix=f"step {t + 1}: ")
-    _fail(
-        name,
-        f"step {t + 1}: squares[0] is {_fmt(squares[0])}, torch.optim.RMSprop's "
-        f"running average is {_fmt(c.v[0])}.",
-        "v ← α·v + (1 − α)·g².",
     )
 
 
@@ -257,7 +371,8 @@ def _adam_moment_mistakes(label: str) -> list[Known]:
             lambda c: c.swapped,
             f"in the moving average {label}, the β weight is on the new gradient term: the weights "
             "are swapped.",
-            f"{label} ← β·{label} + (1 − β)·(new term): the old value keeps the large weight β.",
+            f"{label}_t = β·{label}_(t−1) + (1 − β)·(this step's term): the old value keeps the "
+            "large weight β.",
         ),
     ]
 
@@ -267,7 +382,7 @@ _ADAM_STEP_MISTAKES: list[Known] = [
     (
         lambda torch_step: [-s for s in torch_step],
         "the parameters moved uphill: the sign of the step is flipped.",
-        "θ ← θ − lr · m̂ / (sqrt(v̂) + ε): subtract.",
+        "the direction of the step: it goes against m̂_t, the average gradient.",
     ),
 ]
 
@@ -288,7 +403,10 @@ _ADAM_FIRST_STEP_MISTAKES: list[tuple[Callable[[float, float], float], str]] = [
     ),
 ]
 
-_ADAM_LOOK = "m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t), θ ← θ − lr·m̂/(sqrt(v̂) + ε)."
+_ADAM_LOOK = (
+    "the bias correction: m_t is divided by 1 − β1^t and v_t by 1 − β2^t, with t = 1 at the first step "
+    "and the t of this step."
+)
 
 
 def check_adam_step(
@@ -306,7 +424,7 @@ def check_adam_step(
     step number, 1 at the first step; the parameters are updated in place. ε outside the root
     (torch's form) and inside it both pass here, because the test gradients are of order 1: there
     the two steps differ by about ε/2 of a step. They do not agree for gradients near √ε = 1e-4
-    and below (at |g| = 1e-5 inside moves about 0.1 lr, outside about lr; see lesson 07).
+    and below (at |g| = 1e-5 inside moves about 0.1 lr, outside about lr; see lesson 08).
     """
     __tracebackhide__ = True
     name = "adam_step"
@@ -341,8 +459,10 @@ def check_adam_step(
         if _all_close(step, zeros, 0):
             _fail(
                 name,
-                f"step {t}: the parameters did not change.",
-                "update in place: p -= ... (or p.sub_(...)); `p = p - ...` only renames.",
+                f"step {t}: the parameters did not change. Giving the name p a new tensor inside your "
+                "function does not change the tensor the caller holds.",
+                "change each tensor of params in place (the caller runs your function under "
+                "torch.no_grad()).",
             )
         for moments, label, key, was in ((m, "m", "exp_avg", m_before), (v, "v", "exp_avg_sq", v_before)):
             _check_moment(name, t, moments, label, was, ref[t - 1][1][key], swapped[t - 1][1][key])
@@ -354,7 +474,7 @@ def check_adam_step(
                 name,
                 f"step {t}: the parameters became inf or nan. With t = {t}, a bias "
                 "correction 1 − β^(t−1) is 0 at the first step.",
-                "the correction is m / (1 − β1^t), v / (1 − β2^t) with t = 1 at the first step.",
+                "the power in the bias correction: t = 1 at the first step, so 1 − β^t is not 0.",
             )
         _diagnose(name, step, _ADAM_STEP_MISTAKES, torch_step, tol=1e-4)
         if t == 1:
@@ -381,8 +501,9 @@ def _check_moment(
             name,
             f"step {t}: the moment {label} did not change: the state was not "
             "written back, so every step starts from zero moments again.",
-            f"write it back: {label}[i] = ..., or update it in place "
-            f"({label}[i].mul_(...).add_(...)); a plain `{label}_i = ...` only renames.",
+            f"the list {label} itself must hold the new moments after your function returns: change "
+            "its tensors in place, or put the new tensor into the list at index i. Giving a new "
+            "tensor to a local name changes nothing the caller sees.",
         )
     _diagnose(
         name, moments, _adam_moment_mistakes(label), SimpleNamespace(swapped=swapped), prefix=f"step {t}: "
@@ -390,7 +511,8 @@ def _check_moment(
     _fail(
         name,
         f"step {t}: {label}[0] is {_fmt(moments[0])}, torch.optim.Adam's is {_fmt(right[0])}.",
-        "m ← β1·m + (1 − β1)·g and v ← β2·v + (1 − β2)·g², with this step's g.",
+        "the moving averages: m_t = β1·m_(t−1) + (1 − β1)·g_t, and v_t the same with β2 and g_t², "
+        "with this step's gradient g_t.",
     )
 
 

@@ -130,8 +130,8 @@ _QUIZ = {
     "q5": ("40d9818b9c8eb829", "lesson 05, the lab (width against initialization)"),
     "q6": ("5a534484604ffae5", "lesson 06, section 3 (gradient noise)"),
     "q7": ("ad1ad72f92e8d86f", "lesson 06, section 2 (epochs and shuffling)"),
-    "q8": ("6dc10b0081a65a8f", "lesson 07, sections 3 and 4 (Adagrad and RMSprop)"),
-    "q9": ("f621eb2696f78b63", "lesson 07, section 5 (Adam's bias correction)"),
+    "q8": ("6dc10b0081a65a8f", "lesson 08, sections 2 and 3 (Adagrad and RMSprop)"),
+    "q9": ("f621eb2696f78b63", "lesson 08, section 4 (Adam's bias correction)"),
     "q10": ("009ddadc3245edee", "lesson 09, section 1 (what to tune first)"),
 }
 

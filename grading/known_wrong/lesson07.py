@@ -1,4 +1,4 @@
-"""Lesson 07's known-wrong answers (rmsprop_step and adam_step): typical mistakes, as exercise cells.
+"""Lesson 07's known-wrong answers (lr_at): typical mistakes, as exercise cells.
 
 Plain data, read by grading/catalogue.py. Each entry is one mistake: `exercise`, the exercise
 cell's id (and the function's name); `label`; `source`, the whole cell a student would hand in
@@ -7,334 +7,123 @@ say ("" when it only has to fail). tests/test_checks_lesson07.py runs each one t
 checker; the class-grading tests autograde whole submissions built from them.
 """
 
-LESSON = "07_adaptive_methods"
+LESSON = "07_schedules"
 
 MISTAKES = [
     {
-        "exercise": "rmsprop_step",
-        "label": "eps outside the root (torch's form)",
-        "words": "torch's form",
+        "exercise": "lr_at",
+        "label": "warm-up starts at 0",
+        "words": "the warm-up starts at 0",
         "source": """\
-def rmsprop_step(params, squares, lr, alpha=0.99, eps=1e-08):
-    for p, v in zip(params, squares, strict=True):
-        v.mul_(alpha).add_((1 - alpha) * p.grad ** 2)
-        p -= lr * p.grad / (v.sqrt() + eps)
+import math
+
+def lr_at(t, eta0, warmup, total):
+    if t < warmup:
+        return eta0 * t / warmup
+    return 0.5 * eta0 * (1 + math.cos(math.pi * (t - warmup) / (total - warmup)))
 """,
     },
     {
-        "exercise": "rmsprop_step",
-        "label": "state not written back",
-        "words": "not written back",
+        "exercise": "lr_at",
+        "label": "cosine over the whole run",
+        "words": "measured from t = 0 over the whole run",
         "source": """\
-def rmsprop_step(params, squares, lr, alpha=0.99, eps=1e-08):
-    for p, v in zip(params, squares, strict=True):
-        v = alpha * v + (1 - alpha) * p.grad ** 2
-        p -= lr * p.grad / (v + eps).sqrt()
+import math
+
+def lr_at(t, eta0, warmup, total):
+    if t < warmup:
+        return eta0 * (t + 1) / warmup
+    return 0.5 * eta0 * (1 + math.cos(math.pi * t / total))
 """,
     },
     {
-        "exercise": "rmsprop_step",
-        "label": "weights swapped",
-        "words": "swapped",
+        "exercise": "lr_at",
+        "label": "cosine climbs",
+        "words": "climbs from 0 to η₀",
         "source": """\
-def rmsprop_step(params, squares, lr, alpha=0.99, eps=1e-08):
-    for p, v in zip(params, squares, strict=True):
-        v.mul_(1 - alpha).add_(alpha * p.grad ** 2)
-        p -= lr * p.grad / (v + eps).sqrt()
+import math
+
+def lr_at(t, eta0, warmup, total):
+    if t < warmup:
+        return eta0 * (t + 1) / warmup
+    return 0.5 * eta0 * (1 - math.cos(math.pi * (t - warmup) / (total - warmup)))
 """,
     },
     {
-        "exercise": "rmsprop_step",
-        "label": "Adagrad's sum",
-        "words": "Adagrad",
+        "exercise": "lr_at",
+        "label": "no factor 1/2",
+        "words": "factor ½",
         "source": """\
-def rmsprop_step(params, squares, lr, alpha=0.99, eps=1e-08):
-    for p, v in zip(params, squares, strict=True):
-        v.add_(p.grad ** 2)
-        p -= lr * p.grad / (v + eps).sqrt()
+import math
+
+def lr_at(t, eta0, warmup, total):
+    if t < warmup:
+        return eta0 * (t + 1) / warmup
+    return eta0 * (1 + math.cos(math.pi * (t - warmup) / (total - warmup)))
 """,
     },
     {
-        "exercise": "rmsprop_step",
-        "label": "no square root",
-        "words": "square root",
+        "exercise": "lr_at",
+        "label": "t = warmup on the warm-up side",
+        "words": "wrong side of the switch",
         "source": """\
-def rmsprop_step(params, squares, lr, alpha=0.99, eps=1e-08):
-    for p, v in zip(params, squares, strict=True):
-        v.mul_(alpha).add_((1 - alpha) * p.grad ** 2)
-        p -= lr * p.grad / (v + eps)
+import math
+
+def lr_at(t, eta0, warmup, total):
+    if t <= warmup:
+        return eta0 * (t + 1) / warmup
+    return 0.5 * eta0 * (1 + math.cos(math.pi * (t - warmup) / (total - warmup)))
 """,
     },
     {
-        "exercise": "rmsprop_step",
-        "label": "sign flipped",
-        "words": "uphill",
+        "exercise": "lr_at",
+        "label": "no warm-up",
+        "words": "there is no warm-up",
         "source": """\
-def rmsprop_step(params, squares, lr, alpha=0.99, eps=1e-08):
-    for p, v in zip(params, squares, strict=True):
-        v.mul_(alpha).add_((1 - alpha) * p.grad ** 2)
-        p += lr * p.grad / (v + eps).sqrt()
+import math
+
+def lr_at(t, eta0, warmup, total):
+    return 0.5 * eta0 * (1 + math.cos(math.pi * (t - warmup) / (total - warmup)))
 """,
     },
     {
-        "exercise": "rmsprop_step",
-        "label": "divides by the old average",
-        "words": "previous average",
+        "exercise": "lr_at",
+        "label": "returns a tensor",
+        "words": "a learning rate is a plain number",
         "source": """\
-def rmsprop_step(params, squares, lr, alpha=0.99, eps=1e-08):
-    for p, v in zip(params, squares, strict=True):
-        step = lr * p.grad / (v + eps).sqrt()
-        v.mul_(alpha).add_((1 - alpha) * p.grad ** 2)
-        p -= step
+import math
+
+def lr_at(t, eta0, warmup, total):
+    import torch
+
+    if t < warmup:
+        return torch.tensor(eta0 * (t + 1) / warmup)
+    return 0.5 * eta0 * (1 + torch.cos(torch.tensor(math.pi * (t - warmup) / (total - warmup))))
 """,
     },
     {
-        "exercise": "rmsprop_step",
-        "label": "p rebound, not updated",
-        "words": "did not change",
+        "exercise": "lr_at",
+        "label": "returns nothing",
+        "words": "return the learning rate",
         "source": """\
-def rmsprop_step(params, squares, lr, alpha=0.99, eps=1e-08):
-    for p, v in zip(params, squares, strict=True):
-        v.mul_(alpha).add_((1 - alpha) * p.grad ** 2)
-        p = p - lr * p.grad / (v + eps).sqrt()
+import math
+
+def lr_at(t, eta0, warmup, total):
+    if t < warmup:
+        eta0 * (t + 1) / warmup
 """,
     },
     {
-        "exercise": "rmsprop_step",
-        "label": "calls torch",
-        "words": "torch's own",
+        "exercise": "lr_at",
+        "label": "linear decay",
+        "words": "",
         "source": """\
-import torch
+import math
 
-def rmsprop_step(params, squares, lr, alpha=0.99, eps=1e-08):
-    torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps).step()
-""",
-    },
-    {
-        "exercise": "adam_step",
-        "label": "no bias correction",
-        "words": "no bias correction",
-        "source": """\
-def _adam(bias=(True, True), power=0, sign=1, write_back=True, swap=False, fixed_t=None):
-
-    def adam_step(params, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
-        tt = fixed_t or t
-        for i, p in enumerate(params):
-            g = p.grad
-            b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
-            new_m = b1 * m[i] + (1 - b1) * g
-            new_v = b2 * v[i] + (1 - b2) * g ** 2
-            if write_back:
-                m[i], v[i] = (new_m, new_v)
-            m_hat = new_m / (1 - beta1 ** (tt + power)) if bias[0] else new_m
-            v_hat = new_v / (1 - beta2 ** (tt + power)) if bias[1] else new_v
-            p -= sign * lr * m_hat / (v_hat.sqrt() + eps)
-    return adam_step
-
-adam_step = _adam(bias=(False, False))
-""",
-    },
-    {
-        "exercise": "adam_step",
-        "label": "only m corrected",
-        "words": "only m is bias-corrected",
-        "source": """\
-def _adam(bias=(True, True), power=0, sign=1, write_back=True, swap=False, fixed_t=None):
-
-    def adam_step(params, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
-        tt = fixed_t or t
-        for i, p in enumerate(params):
-            g = p.grad
-            b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
-            new_m = b1 * m[i] + (1 - b1) * g
-            new_v = b2 * v[i] + (1 - b2) * g ** 2
-            if write_back:
-                m[i], v[i] = (new_m, new_v)
-            m_hat = new_m / (1 - beta1 ** (tt + power)) if bias[0] else new_m
-            v_hat = new_v / (1 - beta2 ** (tt + power)) if bias[1] else new_v
-            p -= sign * lr * m_hat / (v_hat.sqrt() + eps)
-    return adam_step
-
-adam_step = _adam(bias=(True, False))
-""",
-    },
-    {
-        "exercise": "adam_step",
-        "label": "only v corrected",
-        "words": "only v is bias-corrected",
-        "source": """\
-def _adam(bias=(True, True), power=0, sign=1, write_back=True, swap=False, fixed_t=None):
-
-    def adam_step(params, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
-        tt = fixed_t or t
-        for i, p in enumerate(params):
-            g = p.grad
-            b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
-            new_m = b1 * m[i] + (1 - b1) * g
-            new_v = b2 * v[i] + (1 - b2) * g ** 2
-            if write_back:
-                m[i], v[i] = (new_m, new_v)
-            m_hat = new_m / (1 - beta1 ** (tt + power)) if bias[0] else new_m
-            v_hat = new_v / (1 - beta2 ** (tt + power)) if bias[1] else new_v
-            p -= sign * lr * m_hat / (v_hat.sqrt() + eps)
-    return adam_step
-
-adam_step = _adam(bias=(False, True))
-""",
-    },
-    {
-        "exercise": "adam_step",
-        "label": "t off by one (t+1)",
-        "words": "wrong power",
-        "source": """\
-def _adam(bias=(True, True), power=0, sign=1, write_back=True, swap=False, fixed_t=None):
-
-    def adam_step(params, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
-        tt = fixed_t or t
-        for i, p in enumerate(params):
-            g = p.grad
-            b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
-            new_m = b1 * m[i] + (1 - b1) * g
-            new_v = b2 * v[i] + (1 - b2) * g ** 2
-            if write_back:
-                m[i], v[i] = (new_m, new_v)
-            m_hat = new_m / (1 - beta1 ** (tt + power)) if bias[0] else new_m
-            v_hat = new_v / (1 - beta2 ** (tt + power)) if bias[1] else new_v
-            p -= sign * lr * m_hat / (v_hat.sqrt() + eps)
-    return adam_step
-
-adam_step = _adam(power=1)
-""",
-    },
-    {
-        "exercise": "adam_step",
-        "label": "t off by one (t-1)",
-        "words": "1 − β^(t−1) is 0",
-        "source": """\
-def _adam(bias=(True, True), power=0, sign=1, write_back=True, swap=False, fixed_t=None):
-
-    def adam_step(params, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
-        tt = fixed_t or t
-        for i, p in enumerate(params):
-            g = p.grad
-            b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
-            new_m = b1 * m[i] + (1 - b1) * g
-            new_v = b2 * v[i] + (1 - b2) * g ** 2
-            if write_back:
-                m[i], v[i] = (new_m, new_v)
-            m_hat = new_m / (1 - beta1 ** (tt + power)) if bias[0] else new_m
-            v_hat = new_v / (1 - beta2 ** (tt + power)) if bias[1] else new_v
-            p -= sign * lr * m_hat / (v_hat.sqrt() + eps)
-    return adam_step
-
-adam_step = _adam(power=-1)
-""",
-    },
-    {
-        "exercise": "adam_step",
-        "label": "t not used",
-        "words": "this step's t",
-        "source": """\
-def _adam(bias=(True, True), power=0, sign=1, write_back=True, swap=False, fixed_t=None):
-
-    def adam_step(params, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
-        tt = fixed_t or t
-        for i, p in enumerate(params):
-            g = p.grad
-            b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
-            new_m = b1 * m[i] + (1 - b1) * g
-            new_v = b2 * v[i] + (1 - b2) * g ** 2
-            if write_back:
-                m[i], v[i] = (new_m, new_v)
-            m_hat = new_m / (1 - beta1 ** (tt + power)) if bias[0] else new_m
-            v_hat = new_v / (1 - beta2 ** (tt + power)) if bias[1] else new_v
-            p -= sign * lr * m_hat / (v_hat.sqrt() + eps)
-    return adam_step
-
-adam_step = _adam(fixed_t=1)
-""",
-    },
-    {
-        "exercise": "adam_step",
-        "label": "state not written back",
-        "words": "not written back",
-        "source": """\
-def _adam(bias=(True, True), power=0, sign=1, write_back=True, swap=False, fixed_t=None):
-
-    def adam_step(params, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
-        tt = fixed_t or t
-        for i, p in enumerate(params):
-            g = p.grad
-            b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
-            new_m = b1 * m[i] + (1 - b1) * g
-            new_v = b2 * v[i] + (1 - b2) * g ** 2
-            if write_back:
-                m[i], v[i] = (new_m, new_v)
-            m_hat = new_m / (1 - beta1 ** (tt + power)) if bias[0] else new_m
-            v_hat = new_v / (1 - beta2 ** (tt + power)) if bias[1] else new_v
-            p -= sign * lr * m_hat / (v_hat.sqrt() + eps)
-    return adam_step
-
-adam_step = _adam(write_back=False)
-""",
-    },
-    {
-        "exercise": "adam_step",
-        "label": "betas swapped",
-        "words": "swapped",
-        "source": """\
-def _adam(bias=(True, True), power=0, sign=1, write_back=True, swap=False, fixed_t=None):
-
-    def adam_step(params, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
-        tt = fixed_t or t
-        for i, p in enumerate(params):
-            g = p.grad
-            b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
-            new_m = b1 * m[i] + (1 - b1) * g
-            new_v = b2 * v[i] + (1 - b2) * g ** 2
-            if write_back:
-                m[i], v[i] = (new_m, new_v)
-            m_hat = new_m / (1 - beta1 ** (tt + power)) if bias[0] else new_m
-            v_hat = new_v / (1 - beta2 ** (tt + power)) if bias[1] else new_v
-            p -= sign * lr * m_hat / (v_hat.sqrt() + eps)
-    return adam_step
-
-adam_step = _adam(swap=True)
-""",
-    },
-    {
-        "exercise": "adam_step",
-        "label": "sign flipped",
-        "words": "uphill",
-        "source": """\
-def _adam(bias=(True, True), power=0, sign=1, write_back=True, swap=False, fixed_t=None):
-
-    def adam_step(params, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
-        tt = fixed_t or t
-        for i, p in enumerate(params):
-            g = p.grad
-            b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
-            new_m = b1 * m[i] + (1 - b1) * g
-            new_v = b2 * v[i] + (1 - b2) * g ** 2
-            if write_back:
-                m[i], v[i] = (new_m, new_v)
-            m_hat = new_m / (1 - beta1 ** (tt + power)) if bias[0] else new_m
-            v_hat = new_v / (1 - beta2 ** (tt + power)) if bias[1] else new_v
-            p -= sign * lr * m_hat / (v_hat.sqrt() + eps)
-    return adam_step
-
-adam_step = _adam(sign=-1)
-""",
-    },
-    {
-        "exercise": "adam_step",
-        "label": "calls torch",
-        "words": "torch's own",
-        "source": """\
-import torch
-
-def adam_step(params, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
-    torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=eps).step()
+def lr_at(t, eta0, warmup, total):
+    if t < warmup:
+        return eta0 * (t + 1) / warmup
+    return eta0 * (total - t) / (total - warmup)
 """,
     },
 ]
