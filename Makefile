@@ -42,8 +42,9 @@ mnist-cache: $(STAMP) data
 	@$(BIN)/python -c "from course_utils.data import load_mnist; load_mnist('train'); load_mnist('test')" \
 	  || echo "MNIST is not prepared: the tests that need it are skipped (see data/README.md)"
 
+# JupyterLab refuses to run as root (containers) unless told it may.
 lab: $(STAMP) data
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/
 
 # The test suite in two tiers (tests/README.md). `make test` (the README's command, ≤ 10 min on two
 # cores): every lesson's solution and blank copy run, every claim, every checker's known mistakes,

@@ -10,7 +10,9 @@ after the gradients are computed.
 
 from __future__ import annotations
 
+import io
 import math
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
@@ -19,7 +21,44 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.std import tqdm as _text_tqdm
+
+
+class _NotebookBar(_text_tqdm):
+    """tqdm's text bar as one notebook output that is updated in place (a display id).
+
+    Not an ipywidget: a saved notebook keeps the bar's last text, so reopening it shows how
+    the run went, where a closed widget shows "Error displaying widget: model not found".
+    """
+
+    def __init__(self, *args, **kwargs):
+        self._handle = None
+        super().__init__(*args, file=io.StringIO(), **kwargs)
+
+    def display(self, msg=None, pos=None):
+        from IPython.display import display
+
+        bundle = {"text/plain": self.__str__() if msg is None else msg}
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+        return True
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def progress(iterable=None, *, total: int | None = None, desc: str | None = None, disable: bool = False):
+    """A progress bar over `iterable` (or updated by hand, `bar.update(1)`, up to `total`).
+
+    In a notebook: one line of text updated in place, kept when the loop ends and when the
+    notebook is saved and reopened. Elsewhere: tqdm's bar on stderr. Redrawn at most twice a second.
+    """
+    make = _NotebookBar if _in_notebook() else _text_tqdm
+    return make(iterable, total=total, desc=desc, disable=disable, leave=True, mininterval=0.5, ascii=False)
 
 
 class Stopwatch:
@@ -111,6 +150,9 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None, device)
             yield perm[i : i + batch_size]
 
 
+_progress_bar = progress  # `train` has an argument of that name
+
+
 def train(
     model: nn.Module,
     X: torch.Tensor,
@@ -150,7 +192,7 @@ def train(
     batches = None if bs == n else _batches(n, bs, generator, X.device)
     hist = History()
     watch = Stopwatch()
-    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False, mininterval=0.5)
+    bar = _progress_bar(total=steps, desc=desc, disable=not progress)
     model.train()
     for t in range(1, total + 1):
         if batches is None:
@@ -207,35 +249,3 @@ def _as_update(optimizer, params: Sequence[torch.Tensor]):
 def _zero_grads(params: Iterable[torch.Tensor]) -> None:
     for p in params:
         p.grad = None
-
-
-@torch.no_grad()
-def random_search(
-    J: Callable[[torch.Tensor], torch.Tensor],
-    w: torch.Tensor,
-    scale: float,
-    evaluations: int,
-    generator: torch.Generator | None = None,
-    stop_below: float | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The slides' random search, for many independent runs at once (lesson 02).
-
-    w has shape (runs, d) and J maps a (runs, d) tensor to the (runs,) values.
-    Each evaluation samples w' = w + scale * N(0, I) for every run and keeps w'
-    where J(w') < J(w). Returns the final w and the best value of every run
-    after 0, 1, ..., T evaluations, shape (T + 1, runs). Stops after
-    `evaluations`, or once every run is below `stop_below`.
-    """
-    w = w.clone()
-    value = J(w)
-    best = [value.clone()]
-    for _ in range(evaluations):
-        candidate = w + scale * torch.randn(w.shape, generator=generator, dtype=w.dtype)
-        new_value = J(candidate)
-        better = new_value < value
-        w[better] = candidate[better]
-        value = torch.where(better, new_value, value)
-        best.append(value.clone())
-        if stop_below is not None and bool((value < stop_below).all()):
-            break
-    return w, torch.stack(best)

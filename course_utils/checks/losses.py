@@ -40,12 +40,13 @@ _SOFTMAX_MISTAKES: list[Known] = [
         lambda z: torch.softmax(z, dim=0) if len(z) > 1 else None,
         "normalized each column (over the examples), not each row. A row holds one example's K logits "
         "and must sum to 1.",
-        "the dimension of your sum: dim=1 (with keepdim=True to broadcast the division).",
+        "the dimension of your sum: each row (one example's K classes) must sum to 1, and the sum must keep "
+        "its axis so that the division broadcasts row by row.",
     ),
     (
         lambda z: z.exp() / z.exp().sum(),
         "divided by the sum over the whole tensor, so only the grand total is 1.",
-        "sum over each row: .sum(dim=1, keepdim=True).",
+        "the denominator: one sum per row, over that example's classes, not one sum over everything.",
     ),
 ]
 
@@ -66,12 +67,13 @@ _CROSS_ENTROPY_MISTAKES: list[Known] = [
     (
         lambda z, y: F.cross_entropy(z, y, reduction="sum"),
         "is the sum over the batch, not the mean.",
-        "divide by the number of examples, or use .mean().",
+        "the empirical risk is the mean: divide the sum by the number of examples N.",
     ),
     (
         lambda z, y: -torch.log_softmax(z, dim=1).mean(),
         "averages −log p over all classes; only the correct class counts.",
-        "pick each example's own class: logp[torch.arange(N), targets].",
+        "in row i keep only the entry of the correct class y_i: one value per example, "
+        "chosen by the targets.",
     ),
     (
         lambda z, y: -torch.log_softmax(z, dim=0)[torch.arange(len(y)), y].mean(),
@@ -264,7 +266,9 @@ def _cross_entropy_stable(name: str, cross_entropy: Callable) -> None:
             f"not numerically stable: for logits {logits.tolist()} with targets "
             f"{targets.tolist()} you return {out.item()}, the true value is {expected.item():.4f}. "
             "exp(1000) overflows and log(softmax) of a tiny probability is log(0) = −inf.",
-            "compute log-probabilities directly: log p = z − max(z) − log Σ_j e^{z_j − max(z)}.",
+            "the log-sum-exp trick of section 4: work with log-probabilities directly, shifting by "
+            "each row's max inside the log of the sum, and never take the log of a probability "
+            "that can round to 0.",
         )
 
 

@@ -34,7 +34,7 @@ def _minibatch_call(name, fn, X, y, batch_size, generator, tamper_check=True):
         _fail(
             name,
             f"returned {type(out).__name__}, expected a pair (X_batch, y_batch).",
-            "the return statement: `return X[idx], y[idx]`-style, images first.",
+            "the return statement: a pair, the rows of X first, then their labels.",
         )
     Xb, yb = out
     expected = ((Xb, (batch_size, X.shape[1]), "X_batch"), (yb, (batch_size,), "y_batch"))
@@ -102,21 +102,23 @@ def _check_one_batch(
         _fail(
             name,
             "it changed X or y in place (the training set must stay as it is).",
-            "in-place shuffles such as X[:] = X[perm]; index into a copy instead.",
+            "an in-place shuffle (assigning into X[...] or y[...]); select the rows into a new "
+            "tensor instead.",
         )
     ids = Xb[:, 0].round().long()
     if ((ids < 0) | (ids >= n)).any() or not torch.equal(Xb, X[ids.clamp(0, n - 1)]):
         _fail(
             name,
             f"with n={n}, batch_size={bs}, some rows of X_batch are not rows of X.",
-            "select whole rows: X[idx] with one index tensor idx, not a shuffle of values.",
+            "select whole rows of X by their row numbers, not a shuffle of individual values.",
         )
     if len(torch.unique(ids)) < bs:
         _fail(
             name,
             f"the same example appears more than once in one batch of {bs} (n={n}): "
             "this is sampling with repeats (with replacement).",
-            "draw indices without replacement: torch.randperm(n, generator=generator)[:batch_size].",
+            "how you draw the row numbers: without replacement, no index may come twice in one batch "
+            "(a random ordering of all n indices has no repeats).",
         )
     if not torch.equal(yb, y[ids]):
         same_multiset = torch.equal(torch.sort(yb).values, torch.sort(y[ids]).values)
@@ -127,7 +129,7 @@ def _check_one_batch(
             name,
             f"y_batch {what}: the labels were shuffled apart from the images, so an image is "
             "paired with another example's label.",
-            "use the SAME index tensor for X and y: X[idx], y[idx].",
+            "select the images and the labels with the SAME row numbers, in the same order.",
         )
     if bs < n and torch.equal(torch.sort(ids).values, torch.arange(bs)):
         _fail(
@@ -154,7 +156,7 @@ def _check_generator_use(name: str, fn: Callable, gen: torch.Generator, seed: in
             name,
             "two generators with the same seed gave different batches: the function ignores "
             "`generator` and uses torch's global random state, so runs are not reproducible.",
-            "pass generator=generator to torch.randperm (or torch.rand).",
+            "pass the `generator` you are given to every torch random function you call.",
         )
     if torch.equal(first[1], again):
         _fail(

@@ -43,13 +43,14 @@ _STACKED_MLP_MISTAKES: list[Known] = [
     (
         lambda X, W1, b1, W2, b2: _mlp_oracle(X, W1, b1, W2, b2, torch.nn.Identity),
         "no nonlinearity between the layers: the hidden layer must go through a ReLU.",
-        "torch.relu(...) on the hidden pre-activations.",
+        "a ReLU on the hidden pre-activations, before the second product.",
     ),
     (
         lambda X, W1, b1, W2, b2: torch.relu(X @ W1 + b1) @ W2 + b2 if len(W1) == len(X) > 1 else None,
         "the biases are added per example instead of per model: b1 of shape (S, H) broadcast against "
         "(S, B, H) lines up with the examples.",
-        "add b1[:, None, :] (and b2[:, None, :]): one bias row per model.",
+        "the shapes: the hidden layer is (S, B, H) and b1 is (S, H); give each model's bias row an axis "
+        "of length 1 for the examples, so that model s adds b₁[s] to all its B rows (the same for b2).",
     ),
 ]
 
@@ -96,14 +97,15 @@ def check_stacked_mlp(
             _fail(
                 name,
                 "model 0 is right but the others are not: every model must use its own weights and biases.",
-                "index or broadcast per model: W1 is (S, D, H), "
-                "b1 is (S, H) and must be added as b1[:, None, :].",
+                "model s must use its own W₁[s], b₁[s], W₂[s] and b₂[s]: look for a weight or a bias "
+                "taken from model 0 (index 0, or a shape that broadcasts one model's row to all).",
             )
         _fail(
             name,
             f"for S={S}, B={B}, D={D}, H={H}, K={K}: out[0, 0] is {_fmt(got[0, 0])}, "
             f"model 0 on example 0 gives {_fmt(expected[0, 0])}.",
-            "relu(X @ W1[s] + b1[s]) @ W2[s] + b2[s] for every model s, all at once.",
+            "the formula out[s] = relu(X W₁[s] + b₁[s]) W₂[s] + b₂[s], for every model s at once, and "
+            "which axis of each tensor is the models', the examples' and the units'.",
         )
     _pass(name, f"matches the course's MLP module, model by model, on {len(shapes)} shapes.")
 

@@ -57,13 +57,14 @@ class _Probe:
             _fail(
                 name,
                 "it changed w in place, so the old point is lost when the new one is worse.",
-                "write `new_w = w + ...` instead of `w += ...` or `w.add_(...)`.",
+                "build the candidate w' as a new tensor: an in-place update (`+=`, or a method whose "
+                "name ends in `_`) overwrites the w you may have to return.",
             )
         if not (isinstance(out, tuple | list) and len(out) == 2):
             _fail(
                 name,
                 f"returned {type(out).__name__}, expected the pair (new_w, new_J).",
-                "`return candidate, J_candidate` or `return w, J_w`.",
+                "the value you return: always a pair, (w', J(w')) when the sample is better, else (w, J_w).",
             )
         new_w, new_J = out
         new_w = _require_tensor(name, new_w, (d,), "new_w has the shape of w")
@@ -118,14 +119,15 @@ def _check_reproducible(probe: _Probe, gen: torch.Generator, seed: int) -> None:
         _fail(
             name,
             "two calls with identically seeded generators returned different points.",
-            "draw the noise only from `generator`: torch.randn(w.shape, generator=generator).",
+            "draw the noise only from the `generator` passed in: torch's random functions take `generator=`.",
         )
     if not (torch.equal(a[0], b[0]) and a[1] == b[1]):
         _fail(
             name,
             "it ignores the generator it is given: its result changes with torch's "
             "global seed, so a seeded run cannot be reproduced.",
-            "pass the generator: torch.randn(w.shape, generator=generator).",
+            "pass the `generator` you are given to the function that draws ξ, instead of using torch's "
+            "global random state.",
         )
 
 
@@ -201,14 +203,15 @@ def _check_samples(name: str, xi: torch.Tensor) -> None:
             name,
             f"its samples are not centred on w: on average w' − w = {mean:.2f}·scale. "
             "torch.rand draws from [0, 1), which only looks one way.",
-            "draw Gaussian noise centred at 0: torch.randn(w.shape, generator=generator).",
+            "ξ ~ N(0, I): standard normal noise, centred at 0 (torch.rand is uniform on [0, 1); "
+            "torch.randn is the standard normal).",
         )
     if not 0.85 < spread < 1.15:
         _fail(
             name,
             f"its samples are not spread by `scale`: the coordinates of w' − w have a "
             f"root mean square of {spread:.2f}·scale (std {std:.2f}·scale), it should be 1·scale.",
-            "multiply the standard normal noise by `scale`: w + scale * torch.randn(...).",
+            "w' = w + σξ with σ = `scale`: the standard normal noise ξ times the scale.",
         )
 
 
