@@ -6,7 +6,9 @@ a property the answer must have) and either prints a ✅ line or prints a
 diagnosis in plain words, "what is wrong" and "what to look at", and raises
 AssertionError. A function that still raises NotImplementedError gets a
 reminder and the NotImplementedError itself. The same call is the nbgrader
-graded cell; hidden tests call it again with other seeds and sizes.
+graded cell; hidden tests call it again with other seeds and sizes. In the
+student's own notebook a failed check returns after its printout instead of
+raising, so "Run All" goes on (`_reported`, at the end of this file).
 
 A checker holds no solution: it calls torch, or tests properties. The package, by family:
 
