@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # The system packages the browser and PostgreSQL tests need (Debian/Ubuntu, as root; CI calls this):
-# Chromium and an emoji font for the JupyterLab tests, PostgreSQL for the server gradebook.
+# Chromium and an emoji font for the JupyterLab tests, PostgreSQL for the server gradebook, and
+# bubblewrap, the sandbox every grading kernel runs in (grading/sandbox.py: without it, grading stops).
 # Tests never install anything: without these they fail with what to do (or skip, see tests/README).
-SYSTEM_PACKAGES := chromium fonts-noto-color-emoji postgresql
+SYSTEM_PACKAGES := chromium fonts-noto-color-emoji postgresql bubblewrap
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done | tr '\n' ' '); \
 	if [ -z "$$(echo $$missing)" ]; then exit 0; fi; \

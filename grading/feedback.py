@@ -32,10 +32,12 @@ import nbformat
 
 from grading.course import grade_id as grade_id_of
 from grading.course import is_grade, is_solution, is_test, points
+from grading.files import fresh_dir, read_regular, remove, write_new
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
-HARD_STOPS = {"KernelDied", "CellTimeout"}  # grading/guard.py: later cells were not run
+# grading/guard.py (and sandbox.py's NotebookTimeLimit): later cells were not run
+HARD_STOPS = {"KernelDied", "CellTimeout", "NotebookTimeout"}
 INTERRUPTED = "CellTimeoutError"  # nbclient: the cell was interrupted, the kernel went on
 MAX_LINES = 40  # of printed text per check: a student's own prints can be long
 
@@ -183,7 +185,15 @@ def _stops(cells, scores: dict, hidden: frozenset[str]) -> list[tuple[str, str]]
         if names & HARD_STOPS:
             affected = [g for j, g in graded if j >= i]
             not_run = sum(1 for c in cells[i + 1 :] if c.cell_type == "code")
-            if "KernelDied" in names:
+            if "NotebookTimeout" in names:
+                said_limit = " ".join(e.get("evalue", "") for e in _errors(cell))
+                limit = re.search(r"\((\d+) s for the whole notebook\)", said_limit)
+                seconds = f"{limit.group(1)} s, " if limit else ""
+                what = (
+                    f"The notebook ran out of its time limit ({seconds}the notebook time limit for the "
+                    f"whole notebook) while running {_where(cells, i, hidden)}, so the kernel was stopped."
+                )
+            elif "KernelDied" in names:
                 what = (
                     f"The kernel died while running {_where(cells, i, hidden)} (os._exit(), exit(), "
                     "a crash, or the grader's memory or CPU limit)."
@@ -431,17 +441,16 @@ def _page(course: Path, lesson: str, student: str, scores: dict | None, problem:
 def _save_page(course: Path, lesson: str, student: str, page: str | None) -> Path:
     """The page into feedback/<student>/<lesson>/ with what nbgrader release_feedback reads; an
     older page is removed first (nbgrader's showed the hidden tests), and stays removed without one."""
-    out = course / "feedback" / student / lesson
-    if out.exists():
-        shutil.rmtree(out)
     if page is None:
-        return out
-    out.mkdir(parents=True)
-    (out / f"{lesson}.html").write_text(page, encoding="utf-8")
+        remove(course / "feedback" / student / lesson)
+        return course / "feedback" / student / lesson
+    out = fresh_dir(course, "feedback", student, lesson)  # no link followed (grading/files.py)
+    write_new(out / f"{lesson}.html", page.encode("utf-8"))
     graded = course / "autograded" / student / lesson
     for name in ("timestamp.txt", "submission_secret.txt"):
-        if (graded / name).is_file():
-            shutil.copy2(graded / name, out / name)
+        data = read_regular(graded / name)
+        if data is not None:
+            write_new(out / name, data)
     return out / f"{lesson}.html"
 
 

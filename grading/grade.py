@@ -17,8 +17,6 @@ import argparse
 import json
 import os
 import re
-import shutil
-import stat
 import sys
 import time
 import uuid
@@ -28,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from grading import sandbox
 from grading.course import (
     GRADING,
     NOTEBOOKS,
@@ -38,17 +37,18 @@ from grading.course import (
     make_course_dir,
     run_nbgrader,
 )
+from grading.files import fresh_dir, read_regular, real_dir, remove, write_new
 
 PROBLEMS = "problems.json"  # per course dir: what went wrong with which submission
 
 
 def _problems(course: Path) -> dict:
-    path = course / PROBLEMS
-    return json.loads(path.read_text()) if path.exists() else {}
+    data = read_regular(course / PROBLEMS)
+    return json.loads(data) if data else {}
 
 
 def _save_problems(course: Path, problems: dict) -> None:
-    (course / PROBLEMS).write_text(json.dumps(problems, indent=1, sort_keys=True))
+    write_new(course / PROBLEMS, json.dumps(problems, indent=1, sort_keys=True).encode())
 
 
 def release(course: Path, names: list[str], source: Path = SOLUTIONS) -> None:
@@ -67,28 +67,6 @@ SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 def _real_dir(path: Path) -> bool:
     """A directory that is not a symbolic link."""
     return not path.is_symlink() and path.is_dir()
-
-
-def _read_regular(path: Path) -> bytes | None:
-    """The bytes of a regular file reached without following a link; None for anything else."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return None  # a link (ELOOP), a missing file, a FIFO we may not open
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return None
-        return f.read()
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Write data to path as a new file: through a temporary name and a rename, so a link that
-    stands at `path` is replaced, never followed."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def collect(course: Path, folder: Path, lesson: str | None, source: Path = SOLUTIONS) -> list[str]:
@@ -121,23 +99,22 @@ def collect(course: Path, folder: Path, lesson: str | None, source: Path = SOLUT
                     refused.append(f"{student}/{candidate.relative_to(entry)}: a symbolic link")
                     data = None
                     break
-                data = _read_regular(candidate) if _real_dir(parent) else None
+                data = read_regular(candidate) if _real_dir(parent) else None
                 if data is not None:
                     break
             if data is None:
                 continue
-            dest = course / "submitted" / student / name
-            dest.mkdir(parents=True, exist_ok=True)
+            dest = real_dir(course, "submitted", student, name)
             for old in dest.glob(f"{name}.ipynb*"):
-                old.unlink()
+                remove(old)
             key = f"{name}/{student}"
             try:
                 nbformat.validate(nbformat.reads(data.decode("utf-8"), as_version=4))
             except Exception as err:  # not UTF-8, not JSON, not a notebook, wrong schema
-                _write_new(dest / f"{name}.ipynb.broken", data)
+                write_new(dest / f"{name}.ipynb.broken", data)
                 problems[key] = f"not a readable notebook ({type(err).__name__}: {err}); scored 0"
             else:
-                _write_new(dest / f"{name}.ipynb", data)
+                write_new(dest / f"{name}.ipynb", data)
                 problems.pop(key, None)
             count += 1
     _save_problems(course, problems)
@@ -174,13 +151,20 @@ def autograde(
     if not folders:
         print(f"no submissions of {name} in {course / 'submitted'}")
         return 0
+    if not scheduler:  # a cluster's workers are asked once it is reached (_grade_all)
+        try:
+            sandbox.require()
+        except sandbox.SandboxUnavailable as err:
+            print(f"autograde stopped, nothing graded: {err}", file=sys.stderr)
+            return 2
+    if not sandbox.enabled():
+        print("WARNING: COURSE_GRADER_SANDBOX=off: submissions run unprotected (developers only)")
     students = [f.parent.name for f in folders if (f / f"{name}.ipynb").is_file()]
     broken = [f.parent.name for f in folders if f.parent.name not in students]
     _score_zero(course, name, broken)
     problems = _problems(course)
     db_url = gradebook_url(course)
-    logs = course / "autograde_logs"
-    logs.mkdir(exist_ok=True)
+    logs = real_dir(course, "autograde_logs")
     failed, retried, scores, costs = [], [], {}, []
     t0 = time.perf_counter()
     about: dict[str, str] = {}  # _grade_all says where it graded
@@ -192,7 +176,7 @@ def autograde(
             student = result["student"]
             key = f"{name}/{student}"
             if result["log"].strip():  # nbgrader's and the kernel's messages, as a worker's log had them
-                with open(logs / f"{name}.log", "a", encoding="utf-8") as log:
+                with _append(logs / f"{name}.log") as log:
                     log.write(
                         f"===== {student} (start {result['start']}, {result['worker']})\n{result['log']}\n"
                     )
@@ -208,9 +192,9 @@ def autograde(
             if not result["ok"]:
                 failed.append(student)
                 problems[key] = "autograde failed: " + result["error"]
-                stale = course / "autograded" / student / name  # as nbgrader --force: no old outputs stay
-                if stale.exists():
-                    shutil.rmtree(stale)
+                # As nbgrader --force: no old outputs stay, and no earlier marks: 0 on every check.
+                remove(course / "autograded" / student / name)
+                _zero(gb, name, student)
                 _say(
                     f"  {student}: FAILED ({result['seconds']:.0f} s on {result['worker']}): "
                     f"{result['error']}"
@@ -225,6 +209,9 @@ def autograde(
                 f"  {student}: {score:g}/{possible:g} "
                 f"({result['seconds']:.0f} s on {result['worker']}{again})"
             )
+    except sandbox.SandboxUnavailable as err:
+        print(f"autograde stopped, nothing graded: {err}", file=sys.stderr)
+        return 2
     finally:
         if gb is not None:
             gb.close()
@@ -242,6 +229,12 @@ def autograde(
         + (f"; {len(broken)} unreadable one(s) scored 0" if broken else "")
     )
     return 1 if failed else 0
+
+
+def _append(path: Path):
+    """The log file, opened to append without following a link."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+    return open(fd, "a", encoding="utf-8")
 
 
 def _say(line: str) -> None:
@@ -317,6 +310,13 @@ def _grade_all(
             total=len(students), desc=f"autograde {name}", unit="notebook", file=sys.stderr, disable=None
         ) as bar,
     ):
+        if scheduler:  # every worker must be able to sandbox its kernels, or nothing is graded
+            unable = {w: m for w, m in client.run(sandbox.check).items() if m}
+            if unable:
+                raise sandbox.SandboxUnavailable(
+                    f"{len(unable)} worker(s) cannot start the sandbox, e.g. {next(iter(unable))}: "
+                    + next(iter(unable.values()))
+                )
         count = worker.threads_of(client)
         about["cluster"] = (
             f"the cluster at {scheduler} ({count} worker thread(s) at the start)"
@@ -399,21 +399,16 @@ def _record(course: Path, name: str, student: str, result: dict, gb) -> tuple[fl
     from sqlalchemy.exc import SAWarning
 
     submitted = course / "submitted" / student / name
-    dest = course / "autograded" / student / name
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
+    dest = fresh_dir(course, "autograded", student, name)  # no link followed (grading/files.py)
     coursedir = CourseDirectory()
     for folder in (submitted, course / "source" / name):  # nbgrader copies both, notebooks aside
         for path in find_all_files(str(folder), coursedir.ignore + ["*.ipynb"]):
-            target = dest / Path(path).relative_to(folder)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, target)
+            rel = Path(path).relative_to(folder)
+            data = read_regular(Path(path))
+            if data is not None:  # nbgrader's permissions for autograded files: read-only
+                write_new(real_dir(dest, *rel.parent.parts) / rel.name, data, 0o444)
     for filename, text in result["notebooks"].items():
-        (dest / filename).write_text(text, encoding="utf-8")
-    for path in dest.rglob("*"):
-        if path.is_file():
-            path.chmod(0o444)  # nbgrader's permissions for autograded files
+        write_new(dest / Path(filename).name, text.encode("utf-8"), 0o444)
     timestamp = coursedir.get_existing_timestamp(str(submitted))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own, on a first submission
@@ -452,17 +447,26 @@ def _score_zero(course: Path, name: str, students: list[str]) -> None:
 
     with Gradebook(gradebook_url(course)) as gb:
         for student in students:
-            stale = course / "autograded" / student / name  # the grading of an earlier, readable file:
-            if stale.exists():  # its outputs must not speak for this one on the feedback page
-                shutil.rmtree(stale)
-            gb.update_or_create_student(student)
-            submission = gb.update_or_create_submission(name, student)
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    grade.auto_score = 0
-                    grade.needs_manual_grade = False
-            gb.db.commit()
+            # The grading of an earlier, readable file: its outputs must not speak for this one on
+            # the feedback page.
+            remove(course / "autograded" / student / name)
+            _zero(gb, name, student)
             print(f"  {student}: not a readable notebook, scored 0")
+
+
+def _zero(gb, name: str, student: str) -> None:
+    """0 on every check of the lesson for the student, whatever an earlier grading gave."""
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own, on a first submission
+        gb.update_or_create_student(student)
+        submission = gb.update_or_create_submission(name, student)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                grade.auto_score = 0
+                grade.needs_manual_grade = False
+        gb.db.commit()
 
 
 def feedback(course: Path, name: str, workers: int | None = None, scheduler: str | None = None) -> int:

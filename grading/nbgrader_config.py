@@ -24,6 +24,7 @@ from nbgrader.preprocessors import (
 
 from grading.course import GRADING, gradebook_url
 from grading.guard import GuardedExecute, RestoreTests
+from grading.sandbox import NotebookTimeLimit
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821 (nbgrader provides it)
 
@@ -38,13 +39,15 @@ c.CourseDirectory.db_url = gradebook_url(Path.cwd())
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Grading runs each submission in the sandbox kernel (jupyter/kernels/course-grader):
-# memory, CPU-time and file-size limits, and (as root) a read-only file system
-# outside the submission's folder.
+# Grading runs each submission in the sandbox kernel (jupyter/kernels/course-grader, see
+# grading/sandbox.py): bubblewrap, a uid of its own, a copy of its folder and nothing of the
+# course, limits on memory, CPU, processes, disk and the whole notebook's time. Its network is
+# its own, so Jupyter reaches it over Unix sockets in a folder of its own (SandboxKernelManager).
 os.environ["JUPYTER_PATH"] = os.pathsep.join(
     p for p in (str(GRADING / "jupyter"), os.environ.get("JUPYTER_PATH")) if p
 )
 c.Execute.kernel_name = "course-grader"
+c.Execute.kernel_manager_class = "grading.sandbox.SandboxKernelManager"
 
 # Seconds a cell may run while grading: well above the slowest solution cell
 # (a lesson runs in under 60 s in all), so an endless loop costs only its cell.
@@ -65,6 +68,7 @@ c.Autograde.sanitize_preprocessors = [
 # or unstoppable kernel (see guard.py).
 c.Autograde.autograde_preprocessors = [
     GuardedExecute,
+    NotebookTimeLimit,  # a kernel stopped for the notebook's time limit is said to be so
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,

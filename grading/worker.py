@@ -42,6 +42,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from grading import sandbox
+from grading.files import read_regular
+
 MAX_STARTS = 2  # the first try and one retry elsewhere after a lost worker
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 LOG_CHARS = 20_000  # of nbgrader's log kept per student
@@ -211,6 +214,11 @@ def grade(
                 f"the worker grading it was lost {start - 1} times (machine or process gone); not tried again"
             )
             return out
+        if sandbox.enabled(settings):
+            unable = sandbox.check()
+            if unable:  # never graded unprotected
+                out["error"] = f"this worker cannot start the grading sandbox: {unable}"
+                return out
         work = Path(tempfile.mkdtemp(prefix="grading-", dir=scratch()))
         try:
             shutil.copytree(_template(lesson), work, dirs_exist_ok=True)
@@ -223,7 +231,11 @@ def grade(
                 out["ok"], out["error"] = _autograde(name, student, work)
             out["log"] = log.read_text(errors="replace")[-LOG_CHARS:]
             graded = work / "autograded" / student / name
-            out["notebooks"] = {p.name: p.read_text(encoding="utf-8") for p in sorted(graded.glob("*.ipynb"))}
+            out["notebooks"] = {  # regular files only, read without following a link
+                p.name: raw.decode("utf-8")
+                for p in sorted(graded.glob("*.ipynb"))
+                if (raw := read_regular(p)) is not None
+            }
             if out["ok"]:
                 out["grades"], out["penalties"] = _grades(work, name, student)
                 if not out["notebooks"]:

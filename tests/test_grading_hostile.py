@@ -61,8 +61,11 @@ CELL_TIMEOUT = 10  # s: above 5x the slowest cell (importing torch) on a busy 2-
 MEMORY_MB = 6144  # the kernel's address space: torch alone maps about 3.2 GB
 MEMORY_BOMB_GIB = 8  # over the limit, yet it would be granted without it (calloc: no page touched)
 CPU_S = 120  # a backstop: a kernel grading the fixture uses about 3 s of CPU
-# The kernel's parent is the worker process that grades it; the clock orders one worker's students.
-PROBE = "import os, time\nprint('graded by worker', os.getppid(), 'at', time.time())"
+# The worker process that grades it (the sandbox's launcher says which: in its own PID namespace
+# the kernel's parent is bwrap); the clock orders one worker's students.
+PROBE = (
+    "import os, time\nprint('graded by worker', os.environ['COURSE_GRADER_WORKER_PID'], 'at', time.time())"
+)
 
 Wrong = namedtuple("Wrong", "exercise source words")
 SOFTMAX_UNSTABLE = Wrong(
