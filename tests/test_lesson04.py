@@ -60,6 +60,57 @@ def test_larger_beta_is_better_on_the_ravine(lesson):
     assert final[0.7] < 0.01 * final[0.0]
 
 
+def test_spectral_radius_decides_convergence_and_rate(lesson):
+    """§5: rho(M) < 1 iff 0 < eta*lambda < 2(1 + beta); rho = sqrt(beta) in the complex band; runs agree."""
+    run = lesson
+    grid = run.probe(
+        "[(a, b, spectral_radius(a, b)) for a in np.linspace(0.05, 4.0, 80).tolist()"
+        " for b in [0.0, 0.2, 0.5, 0.8, 0.95]]"
+    )
+    for a, b, rho in grid:
+        if abs(a - 2 * (1 + b)) > 1e-6:
+            assert (rho < 1) == (a < 2 * (1 + b)), (a, b, rho)
+        if (1 - b**0.5) ** 2 + 1e-6 < a < (1 + b**0.5) ** 2 - 1e-6:  # complex roots: |z| = sqrt(beta)
+            assert abs(rho - b**0.5) < 1e-9, (a, b, rho)
+    table = {tuple(k): v for k, v in run.probe("[[list(k), list(v)] for k, v in stability.items()]")}
+    for (a, b), (rho, rate, last) in table.items():
+        # "every run with rho(M) < 1 ends below 1e-6, every one with rho(M) > 1 above 1e6"
+        assert (last < 1e-6) if rho < 1 else (last > 1e6), (a, b, rho, last)
+        assert abs(rate - rho) < 0.02, (a, b, rate, rho)  # "to within 0.02"
+    assert table[(2.5, 0.0)][0] > 1 > table[(2.5, 0.5)][0]  # GD diverges where heavy ball converges
+    assert abs(table[(2.5, 0.0)][0] - 1.5) < 1e-9 and abs(table[(2.5, 0.5)][0] - 0.5**0.5) < 1e-9
+    assert table[(3.1, 0.5)][0] > 1
+
+
+def test_best_parameters_put_mu_and_L_at_the_ends_of_the_complex_band(lesson):
+    run = lesson
+    rho_mu, rho_L, rate = run.probe(
+        "[spectral_radius(sweep_lr * sweep_mu, best_beta_theory),"
+        " spectral_radius(sweep_lr * sweep_L, best_beta_theory), best_rate_theory]"
+    )
+    # double roots there: eigvals is accurate to about the square root of rounding
+    assert abs(rho_mu - rate) < 1e-6 and abs(rho_L - rate) < 1e-6
+    assert abs(rate - 9 / 11) < 1e-12  # kappa = 100: 0.818
+
+
+def test_beta_sweep_matches_the_spectral_radius(lesson):
+    run = lesson
+    betas, measured = run.probe("[sweep_betas, sweep_measured]")
+    assert run.probe("sweep_gap") < 0.01  # "within 0.01 at every beta of the sweep"
+    edge = run.probe("stability_edge")
+    assert abs(edge - 0.653) < 5e-4 and abs(run.probe("sweep_lr * sweep_L") - 3.31) < 5e-3
+    # gradient descent and every beta below the edge diverge; every beta above it converges
+    assert all((m > 1) == (b < edge) for b, m in zip(betas, measured)), list(zip(betas, measured))
+    assert measured[0] > 1
+    best = run.probe("sweep_betas[best_measured]")
+    assert best == run.probe("best_beta_theory") and abs(best - 0.669) < 5e-4
+    assert abs(run.probe("sweep_measured[best_measured] - best_rate_theory")) < 0.01
+    # for larger beta the rate is sqrt(beta), which grows again
+    above = [(b, m) for b, m in zip(betas, measured) if b > best]
+    assert all(abs(m - b**0.5) < 0.01 for b, m in above)
+    assert all(m2 > m1 for (_, m1), (_, m2) in zip(above, above[1:]))
+
+
 def test_measured_rates_match_the_formulas_within_10_percent(lesson):
     run = lesson
     measured = run.probe("measured")

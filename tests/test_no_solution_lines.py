@@ -205,10 +205,7 @@ def leaks(lesson: str) -> list[str]:
 
 # Lessons whose messages and hints their authors are rewriting as this test is written (issue 17,
 # item 2): known leaks, listed by the test, until those changes land.
-IN_PROGRESS: dict[str, str] = {
-    "03": "lesson 03's checkers (optimizers.py) hold its gradient-descent loop and gradient check as "
-    "reference code; being rewritten with the lesson (issue 17, item 2)",
-}
+IN_PROGRESS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

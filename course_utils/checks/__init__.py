@@ -53,7 +53,14 @@ from course_utils.checks.challenge import BudgetExceeded, CountedData, check_cha
 from course_utils.checks.losses import check_cross_entropy, check_softmax  # noqa: E402
 from course_utils.checks.minibatches import check_sample_minibatch  # noqa: E402
 from course_utils.checks.mlp import check_stacked_mlp  # noqa: E402
-from course_utils.checks.optimizers import check_gradient_step, check_momentum_step  # noqa: E402
+from course_utils.checks.optimizers import (  # noqa: E402
+    Quadratic,
+    SoftmaxRegressionLoss,
+    check_beta_sweep,
+    check_gradient_check,
+    check_gradient_descent,
+    check_momentum_step,
+)
 from course_utils.checks.reporting import CheckFailure  # noqa: E402
 from course_utils.checks.schedules import check_lr_at  # noqa: E402
 from course_utils.checks.search import check_random_search_step  # noqa: E402
@@ -63,9 +70,13 @@ __all__ = [
     "check_softmax",
     "check_cross_entropy",
     "check_random_search_step",
-    "check_gradient_step",
+    "check_gradient_check",
+    "check_gradient_descent",
     "check_momentum_step",
     "check_stacked_mlp",
+    "check_beta_sweep",
+    "Quadratic",
+    "SoftmaxRegressionLoss",
     "check_sample_minibatch",
     "check_lr_at",
     "check_adagrad_step",
