@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tests.conftest import assert_runs_clean, needs_mnist
@@ -80,6 +82,19 @@ def test_eta_below_2_over_L_converges_and_above_diverges(lesson):
     # ... and the slowest convergers are at the two ends of (0, 2/L)
     mid = [x for lr, x in zip(lrs, dist) if 0.5 / L < lr < 1.5 / L]
     assert max(mid) < min(below[0], below[-1])
+
+
+def test_steps_depend_on_kappa_not_on_the_dimension(lesson):
+    """Issue 17, statement 18: gradient descent's iteration count grows with kappa, not with d."""
+    run = lesson
+    by_d = {int(d): s for d, s in run.probe("steps_by_d").items()}
+    by_kappa = {int(k): s for k, s in run.probe("steps_by_kappa").items()}
+    assert sorted(by_d) == [2, 20, 200, 2000] and sorted(by_kappa) == [10, 100, 1000]
+    # "a thousand times more dimensions change the count by less than a third (and make it smaller)"
+    assert max(by_d.values()) < 4 / 3 * min(by_d.values()) and by_d[2000] < by_d[2]
+    # "ten times larger kappa multiplies it by 9 to 11, within 20 % of (kappa/2) ln 1e6"
+    assert all(9 <= by_kappa[10 * k] / by_kappa[k] <= 11 for k in (10, 100))
+    assert all(abs(s - k / 2 * math.log(1e6)) < 0.2 * k / 2 * math.log(1e6) for k, s in by_kappa.items())
 
 
 def test_full_batch_gd_on_mnist_clears_90_percent(lesson):
