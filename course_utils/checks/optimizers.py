@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from course_utils.checks.calling import _call
+from course_utils.checks.calling import _call, _where
 from course_utils.checks.reporting import Known, _all_close, _close, _diagnose, _fail, _fmt, _pass, _rand
 
 __all__ = [
@@ -125,6 +125,8 @@ def _guarded(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except (RuntimeError, TypeError, AttributeError) as err:
             for words, meaning in _KNOWN_CRASHES:
+                if words == "NoneType" and "grad" not in _where(err):
+                    continue  # a None that is not a gradient: the plain crash says more
                 if words in str(err):
                     new = _StudentError(meaning)
                     new.where = getattr(err, "where", None)  # type: ignore[attr-defined]
