@@ -10,55 +10,17 @@ after the gradients are computed.
 
 from __future__ import annotations
 
-import io
 import math
-import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.std import tqdm as _text_tqdm
 
-
-class _NotebookBar(_text_tqdm):
-    """tqdm's text bar as one notebook output that is updated in place (a display id).
-
-    Not an ipywidget: a saved notebook keeps the bar's last text, so reopening it shows how
-    the run went, where a closed widget shows "Error displaying widget: model not found".
-    """
-
-    def __init__(self, *args, **kwargs):
-        self._handle = None
-        super().__init__(*args, file=io.StringIO(), **kwargs)
-
-    def display(self, msg=None, pos=None):
-        from IPython.display import display
-
-        bundle = {"text/plain": self.__str__() if msg is None else msg}
-        if self._handle is None:
-            self._handle = display(bundle, raw=True, display_id=True)
-        else:
-            self._handle.update(bundle, raw=True)
-        return True
-
-
-def _in_notebook() -> bool:
-    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
-    return getattr(shell, "kernel", None) is not None
-
-
-def progress(iterable=None, *, total: int | None = None, desc: str | None = None, disable: bool = False):
-    """A progress bar over `iterable` (or updated by hand, `bar.update(1)`, up to `total`).
-
-    In a notebook: one line of text updated in place, kept when the loop ends and when the
-    notebook is saved and reopened. Elsewhere: tqdm's bar on stderr. Redrawn at most twice a second.
-    """
-    make = _NotebookBar if _in_notebook() else _text_tqdm
-    return make(iterable, total=total, desc=desc, disable=disable, leave=True, mininterval=0.5, ascii=False)
+from course_utils.progress import progress
 
 
 class Stopwatch:
@@ -142,6 +104,15 @@ def evaluate(
     return total_loss / len(y), correct / len(y)
 
 
+def random_batches(
+    n: int, batch_size: int, generator: torch.Generator | None = None
+) -> Iterator[torch.Tensor]:
+    """Endless minibatches of row numbers, drawn afresh at every step from `generator`: each a
+    uniformly random set of `batch_size` distinct indices of 0, ..., n-1 (lesson 06 writes one)."""
+    while True:
+        yield torch.randperm(n, generator=generator)[:batch_size]
+
+
 def _batches(n: int, batch_size: int, generator: torch.Generator | None, device):
     """Endless shuffled index batches: each epoch is a fresh permutation of 0..n-1."""
     while True:
@@ -150,7 +121,7 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None, device)
             yield perm[i : i + batch_size]
 
 
-_progress_bar = progress  # `train` has an argument of that name
+_progress_bar = progress  # `train` has an argument of that name (progress is course_utils.progress's)
 
 
 def train(

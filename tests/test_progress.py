@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from course_utils import training
+from course_utils import progress, training
 from course_utils.models import SoftmaxRegression
 
 
@@ -28,14 +28,14 @@ def _displayed(monkeypatch) -> list[tuple[str, dict]]:
         shown.append(("display", bundle))
         return Handle()
 
-    monkeypatch.setattr(training, "_in_notebook", lambda: True)
+    monkeypatch.setattr(progress, "_in_notebook", lambda: True)
     monkeypatch.setattr(IPython.display, "display", display)
     return shown
 
 
 def test_a_notebook_bar_is_one_text_output_that_ends_full(monkeypatch):
     shown = _displayed(monkeypatch)
-    assert list(training.progress(range(5), desc="runs")) == [0, 1, 2, 3, 4]
+    assert list(progress.progress(range(5), desc="runs")) == [0, 1, 2, 3, 4]
     assert [kind for kind, _ in shown].count("display") == 1
     assert all(set(bundle) == {"text/plain"} for _, bundle in shown)  # text only: no widget
     last = shown[-1][1]["text/plain"]
@@ -55,5 +55,5 @@ def test_train_shows_its_bar_and_keeps_it(monkeypatch):
 
 
 def test_outside_a_notebook_it_is_tqdms_text_bar(capsys):
-    assert sum(training.progress(range(3), desc="x")) == 3
+    assert sum(progress.progress(range(3), desc="x")) == 3
     assert "x: 100%" in capsys.readouterr().err
