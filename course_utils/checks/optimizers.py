@@ -94,6 +94,8 @@ _SGD_FORBID = [(torch.optim, "SGD"), (torch.optim.SGD, "step")]
 class _StudentError(RuntimeError):
     """A crash of the student's code that has a known cause: the message names it."""
 
+    where: str | None = None  # the student's line, when it was raised in the grading kernel
+
 
 # Crashes with a known cause: (words in torch's or Python's message, what it means).
 _KNOWN_CRASHES = [
@@ -129,7 +131,7 @@ def _guarded(fn: Callable) -> Callable:
                     continue  # a None that is not a gradient: the plain crash says more
                 if words in str(err):
                     new = _StudentError(meaning)
-                    new.where = getattr(err, "where", None)  # type: ignore[attr-defined]
+                    new.where = getattr(err, "where", None)
                     raise new.with_traceback(err.__traceback__) from None
             raise
 
@@ -241,7 +243,7 @@ def _gradient_check_cases(seed: int, h: float):
     gen = torch.Generator().manual_seed(seed)
     loss = SoftmaxRegressionLoss.random(gen)
     w = 0.5 * torch.randn(loss.size, generator=gen, dtype=torch.float64)
-    cases = [(loss, w, max(h, 1e-3), 1e-5)]
+    cases: list[tuple[Callable, torch.Tensor, float, float]] = [(loss, w, max(h, 1e-3), 1e-5)]
     for d, step in ((3, 0.5), (5, h)):
         q = Quadratic.random(d, gen)
         cases.append((q, torch.randn(d, generator=gen, dtype=torch.float64), step, 1e-8))
