@@ -24,7 +24,7 @@ from nbgrader.preprocessors import (
 
 from grading.course import GRADING, gradebook_url
 from grading.guard import GuardedExecute, RestoreTests
-from grading.sandbox import NotebookTimeLimit
+from grading.kernel import NotebookTimeLimit
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821 (nbgrader provides it)
 
@@ -47,7 +47,7 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(
     p for p in (str(GRADING / "jupyter"), os.environ.get("JUPYTER_PATH")) if p
 )
 c.Execute.kernel_name = "course-grader"
-c.Execute.kernel_manager_class = "grading.sandbox.SandboxKernelManager"
+c.Execute.kernel_manager_class = "grading.kernel.SandboxKernelManager"
 
 # Seconds a cell may run while grading: well above the slowest solution cell
 # (a lesson runs in under 60 s in all), so an endless loop costs only its cell.

@@ -32,10 +32,12 @@ Every submission's kernel (grading/jupyter/kernels/course-grader) runs as
   time for the whole notebook COURSE_GRADER_NOTEBOOK_S: the launcher kills the sandbox when it
   is spent and exits with NOTEBOOK_TIMEOUT_EXIT, leaving the reason beside the connection file
   (`stop_reason`). Each cell keeps nbgrader's own timeout (COURSE_GRADER_TIMEOUT).
-- **Nothing outlives it:** the kernel is PID 2 of its PID namespace under bwrap's init; when
-  the kernel ends, is killed, or its launcher dies (`--die-with-parent`), the namespace and
-  every process in it (a `setsid` daemon included) are gone. As root the launcher then kills
-  whatever still runs as the kernel's uid, before the uid is handed to the next kernel.
+- **Nothing outlives it:** the kernel runs in a PID namespace whose PID 1 is bwrap (as root, the
+  inner one, so that the kernel's CPU time reaches the grader's RUSAGE_CHILDREN); when the
+  kernel ends, is killed, or its launcher dies (`--die-with-parent`), the namespace and every
+  process in it (a `setsid` daemon included) are gone. The launcher stops the sandbox when the
+  grading process that started it is gone, and as root then kills whatever still runs as the
+  kernel's uid, before the uid is handed to the next kernel.
 
 Where the machine cannot run bwrap (not installed, or user namespaces disabled) grading stops
 with what to enable (`require`); COURSE_GRADER_SANDBOX=off runs kernels unprotected, for
@@ -48,7 +50,6 @@ import errno
 import fcntl
 import json
 import os
-import re
 import shutil
 import signal
 import stat
@@ -60,10 +61,6 @@ import time
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-
-from jupyter_client.manager import AsyncKernelManager
-from nbconvert.preprocessors import Preprocessor
-from traitlets import CaselessStrEnum
 
 KERNEL_DIR = Path(__file__).resolve().parent / "jupyter" / "kernels" / "course-grader"
 ROOT = Path(__file__).resolve().parents[1]  # the course repository: course_utils/, data/
@@ -129,75 +126,7 @@ def bwrap() -> str:
 # --------------------------------------------------------------------------- the grader's side
 
 
-class SandboxKernelManager(AsyncKernelManager):
-    """The kernel manager of grading: Unix sockets in a private folder the sandbox binds.
-
-    nbgrader_config.py makes it nbclient's kernel manager. The folder (mode 0700, removed with
-    the kernel) holds only this kernel's sockets: not the runtime folder of every kernel, whose
-    connection files carry the keys to the others.
-    """
-
-    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
-
-    async def start_kernel(self, **kw):
-        _stops.clear()  # no earlier kernel's reason can speak for this one
-        return await super().start_kernel(**kw)
-
-    def _ip_default(self) -> str:
-        if self.transport != "ipc":
-            return super()._ip_default()
-        base = "/tmp" if len(tempfile.gettempdir()) > 40 else tempfile.gettempdir()  # sun_path: 107
-        self._ipc_dir = tempfile.mkdtemp(prefix="course-grader-ipc-", dir=base)
-        return os.path.join(self._ipc_dir, "k")
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart)
-        if not restart:
-            reason = stop_reason(self)
-            if reason:
-                _stops.append(reason)
-            if self.connection_file:
-                with _ignoring(FileNotFoundError):
-                    os.remove(self.connection_file + ".stopped")
-            folder = getattr(self, "_ipc_dir", None)
-            if folder:
-                shutil.rmtree(folder, ignore_errors=True)
-
-    cleanup_resources = _async_cleanup_resources  # as AsyncKernelManager's
-
-
-_stops: list[str] = []  # why the launcher stopped this process's last kernel (NotebookTimeLimit reads it)
-
-
-class NotebookTimeLimit(Preprocessor):
-    """After GuardedExecute: a kernel the launcher stopped because the notebook's time was spent
-    is said to be so (the error "NotebookTimeout", and the cells not run say why), rather than
-    "the kernel died", on the autograded notebook and the feedback page."""
-
-    enabled = True
-
-    def preprocess(self, nb, resources):
-        reason = _stops[-1] if _stops else None
-        _stops.clear()
-        if not reason:
-            return nb, resources
-        for cell in nb.cells:
-            for out in cell.get("outputs", []):
-                if out.get("output_type") != "error":
-                    continue
-                if out.get("ename") == "KernelDied":
-                    out.ename = "NotebookTimeout"
-                    out.evalue = (
-                        f"The notebook ran out of {reason} while running this cell, so the kernel was "
-                        "stopped. Later cells were not run and earn no points. Look for slow or "
-                        "waiting cells: the whole notebook must finish within the limit."
-                    )
-                    out.traceback = [f"\x1b[0;31mNotebookTimeout\x1b[0m: {out.evalue}"]
-                elif out.get("ename") == "NotRun":
-                    said = "the notebook time limit ran out in cell"
-                    out.evalue = re.sub(r"the kernel (died|stopped) in cell", said, out.evalue)
-                    out.traceback = [f"\x1b[0;31mNotRun\x1b[0m: {out.evalue}"]
-        return nb, resources
+_stops: list[str] = []  # why the launcher stopped this process's last kernel (grading/kernel.py)
 
 
 def stop_reason(km) -> str | None:
@@ -287,6 +216,11 @@ def sandbox_command(
     args += ["--unshare-cgroup-try"]
     if uid is None:
         args += ["--unshare-user", "--disable-userns", "--uid", str(me), "--gid", str(gid)]
+    else:
+        # The inner bwrap is PID 1 (it reaps orphans, and its end ends the namespace): the outer
+        # one then waits for it, so the kernel's CPU time reaches the grader (RUSAGE_CHILDREN),
+        # which bwrap's own init, reporting the exit through an eventfd, would lose.
+        args += ["--as-pid-1"]
     args += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
     made = {"/"}
 
@@ -450,8 +384,12 @@ def pack_folder(folder: str, limit: int) -> int:
     `limit` bytes in all: what the kernel's working folder starts with."""
     fd = os.memfd_create("submission", 0)
     total = 0
+    # nbgrader starts the kernel in the submission's working folder; never copy a course directory
+    # (its source/ and gradebook) should a kernel be started anywhere else.
+    marks = ("gradebook.db", "source", "submitted", "nbgrader_config.py")
+    course_like = any(os.path.lexists(os.path.join(folder, n)) for n in marks)
     with os.fdopen(os.dup(fd), "wb") as f, tarfile.open(fileobj=f, mode="w|") as tar:
-        for here, dirs, files in os.walk(folder):
+        for here, dirs, files in [] if course_like else os.walk(folder):
             dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(here, d))]
             for name in sorted(files):
                 path = os.path.join(here, name)
@@ -469,7 +407,7 @@ def _private_ipc_dir(info: dict) -> str:
     if info.get("transport") != "ipc":
         raise SandboxUnavailable(
             "the grading kernel listens on Unix sockets (its network is its own): start it with "
-            "grading.sandbox.SandboxKernelManager (nbgrader_config.py does), not on transport "
+            "grading.kernel.SandboxKernelManager (nbgrader_config.py does), not on transport "
             f"{info.get('transport')!r}"
         )
     folder = os.path.dirname(info["ip"])
@@ -546,12 +484,13 @@ def _terminated(signum, frame):
 
 def _watch(proc, ready_r: int, go_w: int, ipc_dir: str, uid, connection_file: str, env) -> int:
     """Hand the socket folder back to root once the kernel is listening, then wait for the kernel,
-    killing the sandbox when the notebook's time is spent."""
+    killing the sandbox when the notebook's time is spent or the grading process is gone."""
     import select
 
     limit = setting("COURSE_GRADER_NOTEBOOK_S", env)
     deadline = time.monotonic() + limit
-    while proc.poll() is None and time.monotonic() < deadline:
+    parent = os.getppid()
+    while proc.poll() is None and time.monotonic() < deadline and os.getppid() == parent:
         ready, _, _ = select.select([ready_r], [], [], 0.5)
         if ready:
             if os.read(ready_r, 1) and uid is not None:
@@ -562,18 +501,24 @@ def _watch(proc, ready_r: int, go_w: int, ipc_dir: str, uid, connection_file: st
             break
     os.close(ready_r)
     os.close(go_w)
-    try:
-        return proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        _write_reason(connection_file, f"the notebook time limit ({limit} s for the whole notebook)")
-        print(
-            f"course-grader: the notebook ran out of its time limit ({limit} s, COURSE_GRADER_NOTEBOOK_S): "
-            "the kernel was stopped",
-            file=sys.stderr,
-        )
-        proc.kill()
-        proc.wait()
-        return NOTEBOOK_TIMEOUT_EXIT
+    while time.monotonic() < deadline:
+        try:
+            return proc.wait(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            if os.getppid() != parent:  # the grading worker is gone (killed, its machine lost)
+                print("course-grader: the grading process is gone: the kernel was stopped", file=sys.stderr)
+                return 1  # launch() kills the sandbox
+    if proc.poll() is not None:
+        return proc.returncode
+    _write_reason(connection_file, f"the notebook time limit ({limit} s for the whole notebook)")
+    print(
+        f"course-grader: the notebook ran out of its time limit ({limit} s, COURSE_GRADER_NOTEBOOK_S): "
+        "the kernel was stopped",
+        file=sys.stderr,
+    )
+    proc.kill()
+    proc.wait()
+    return NOTEBOOK_TIMEOUT_EXIT
 
 
 def _unsandboxed(connection_file: str) -> int:
