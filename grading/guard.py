@@ -22,9 +22,11 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
+from traitlets import Bool
 
 from grading.course import grade_id as grade_id_of
-from grading.course import is_solution
+from grading.course import is_solution, is_test
+from grading.trusted import KernelStopped, KernelTransport, verdict
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -70,8 +72,14 @@ class PromptReplies:
 class GuardedExecute(PromptReplies, Execute):
     """Execute every cell; a dead or unstoppable kernel costs only the cells from there on."""
 
+    trusted_checks = Bool(
+        True, help="Decide graded test cells in this process, calling the kernel's functions (trusted.py)"
+    ).tag(config=True)
+    _kernel_transport: KernelTransport | None = None
+
     def preprocess(self, nb, resources=None, km=None):
         NotebookClient.__init__(self, nb, km)
+        self._kernel_transport = None
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         stopped: str | None = None
@@ -83,6 +91,21 @@ class GuardedExecute(PromptReplies, Execute):
                     continue
                 if stopped:
                     cell.outputs = [_error("NotRun", f"This cell was not run: {stopped}")]
+                    continue
+                if self.trusted_checks and is_test(cell):  # its verdict is decided here, see trusted.py
+                    try:
+                        cell.outputs = verdict(cell.source, self._transport(), self._student_code(index))
+                    except KernelStopped as stop:
+                        cell.outputs = (
+                            [NotebookNode(output_type="stream", name="stdout", text=stop.printed)]
+                            if getattr(stop, "printed", "")
+                            else []
+                        )
+                        cell.outputs.append(_error(stop.ename, stop.evalue))
+                        stopped = f"the kernel stopped in cell {index} ({cell.get('id', '?')})."
+                        self._close_transport()
+                        if stop.ename == "CellTimeout":
+                            run_sync(self.km.shutdown_kernel)(now=True)
                     continue
                 try:
                     self.preprocess_cell(cell, resources, index)
@@ -107,8 +130,34 @@ class GuardedExecute(PromptReplies, Execute):
                     )
                     stopped = f"cell {index} ({cell.get('id', '?')}) timed out."
                     self.km.shutdown_kernel(now=True)
+            self._close_transport()
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _student_code(self, index: int) -> list[str]:
+        """The code cells above `index` the student wrote: solutions, and cells not released as they are."""
+        info = self.resources.get("nbgrader", {})
+        path = Path.cwd() / "source" / info.get("assignment", "") / f"{info.get('notebook', '')}.ipynb"
+        released = set()
+        if path.is_file():
+            released = {
+                c.source.strip() for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
+            }
+        return [
+            c.source
+            for c in self.nb.cells[:index]
+            if c.cell_type == "code" and (is_solution(c) or c.source.strip() not in released)
+        ]
+
+    def _transport(self) -> KernelTransport:
+        if self._kernel_transport is None:
+            self._kernel_transport = KernelTransport(self.kc, self.km, self.timeout)
+        return self._kernel_transport
+
+    def _close_transport(self) -> None:
+        if self._kernel_transport is not None:
+            self._kernel_transport.close()
+            self._kernel_transport = None
 
 
 class RestoreTests(Preprocessor):

@@ -33,7 +33,6 @@ from grading.catalogue import add_cell, edited, hidden_lines_of, move, set_cell
 from grading.course import NOTEBOOKS, ROOT, SOLUTIONS, is_solution, is_test
 
 NOT_A_NOTEBOOK = b'{"cells": [ this is not json'
-REPLACED = "was replaced by code in this notebook"  # a check's words for a tampered function or module
 
 
 # --------------------------------------------------------------------------- the assignment
@@ -289,10 +288,10 @@ def hostile(
             {t1: [wrong.words]},
         ),
         (
-            "torch-patched",
+            "torch-patched",  # a right answer: patching its own kernel cannot reach the verdict
             sub({**right, first: "import torch\ntorch.allclose = lambda *a, **k: True\n\n" + right[first]}),
-            before(first),
-            {t1: [f"`torch.allclose` {REPLACED}"]},
+            full,
+            {},
         ),
         (
             "module-replaced",
@@ -307,14 +306,14 @@ def hostile(
                     ),
                 }
             ),
-            before(first),
-            {t1: [f"the module `course_utils.checks` {REPLACED}"]},
+            lose1,  # the wrong answer is graded in the grading process, whatever the kernel imports
+            {t1: [wrong.words]},
         ),
         (
             "builtins-replaced",
             sub({**right, first: right[first] + "\n\nimport builtins\nbuiltins.abs = lambda x: x\n"}),
-            before(first),
-            {t1: [f"`builtins.abs` {REPLACED}"]},
+            full,
+            {},
         ),
         (
             "assert-redefined",
@@ -328,8 +327,8 @@ def hostile(
                     ),
                 }
             ),
-            before(first),
-            {t1: [f"`builtins.AssertionError` {REPLACED}"]},
+            lose1,  # its wrong answer's diagnosis, decided in the grading process
+            {t1: [wrong.words]},
         ),
         ("points-edited", points_edited, lose1, {t1: [wrong.words]}),
         ("outputs-faked", outputs_faked, 0),

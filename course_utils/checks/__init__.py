@@ -29,6 +29,7 @@ import sys as _sys
 # Each submodule after the ones it imports.
 _SUBMODULES = (
     "reporting",
+    "remote",
     "calling",
     "losses",
     "search",
@@ -73,10 +74,10 @@ __all__ = [
     "check_gradient_check",
     "check_gradient_descent",
     "check_momentum_step",
-    "check_stacked_mlp",
     "check_beta_sweep",
     "Quadratic",
     "SoftmaxRegressionLoss",
+    "check_stacked_mlp",
     "check_sample_minibatch",
     "check_lr_at",
     "check_adagrad_step",

@@ -30,7 +30,13 @@ def _fail(name: str, what: str, look: str | None = None) -> NoReturn:
     raise CheckFailure(msg) from None
 
 
+# How many checks have passed in this process: the grader counts a graded check as passed only
+# when this moved during its call (no error is not a pass). See grading/trusted.py.
+PASSED = [0]
+
+
 def _pass(name: str, detail: str) -> None:
+    PASSED[0] += 1
     print(f"✅ {name}: {detail}")
 
 

@@ -215,14 +215,19 @@ def _check_samples(name: str, xi: torch.Tensor) -> None:
         )
 
 
+class _Bowl:
+    """J(v) = |v|²: an object, not a local function, so it can cross to the grading kernel."""
+
+    def __call__(self, v) -> float:
+        return float((v**2).sum())
+
+
 def _check_stays_at_minimum(name: str, random_search_step: Callable, d: int, seed: int) -> None:
     """At the minimum every sample is worse: many steps must never move."""
     __tracebackhide__ = True
     target = torch.zeros(d)
 
-    def bowl(v):
-        return float((v**2).sum())
-
+    bowl = _Bowl()
     w, J_w = target.clone(), 0.0
     for k in range(20):
         out = _call(name, random_search_step, bowl, w, J_w, 0.1, torch.Generator().manual_seed(seed + k))

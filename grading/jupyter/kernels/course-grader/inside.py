@@ -43,8 +43,8 @@ def main() -> None:
 
     app = IPKernelApp.instance()
     app.initialize(["-f", connection_file, "--IPKernelApp.parent_handle=1"])  # its parent: bwrap
-    with open(connection_file) as f:
-        info = json.load(f)
+    with open(connection_file) as conn:
+        info = json.load(conn)
     ports = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
     sockets = [f"{info['ip']}-{info[k]}" for k in ports]
     deadline = time.monotonic() + 60

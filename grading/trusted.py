@@ -1,0 +1,252 @@
+"""A graded test cell's verdict, decided in the grading process, not in the student's kernel.
+
+The kernel runs the student's notebook; a graded test cell is never sent to it. Instead this
+process reads the cell (the released one: RestoreTests and nbgrader's OverwriteCells have put it
+back), runs each checker call it holds with its own copy of `course_utils.checks`, and hands the
+checker a `Remote` (course_utils/checks/remote.py) in place of the student's function: each call
+crosses to the kernel and only plain data comes back. The cell's outputs are what the checker
+printed here, plus an error output unless every call ended in a pass; nbgrader then scores the
+cell as usual (an error output is 0). So nothing the submission does in its own interpreter
+(patching torch or the checker, tracing, import hooks, tensor subclasses) reaches the verdict.
+
+A test cell holds only checker calls `check_x(student_function, literal, key=literal, ...)`,
+possibly as `importlib.reload(_checks).check_x(...)`, and imports; `checker_calls` refuses
+anything else, and tests/test_trusted.py proves every lesson's test cells parse.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import os
+from dataclasses import dataclass, field
+from queue import Empty
+from time import monotonic
+
+from nbformat.notebooknode import NotebookNode
+
+
+class KernelStopped(Exception):
+    """The kernel died, or ran past the time a call may take, while the grader was calling it."""
+
+    def __init__(self, ename: str, evalue: str):
+        super().__init__(evalue)
+        self.ename, self.evalue = ename, evalue
+
+
+@dataclass
+class CheckerCall:
+    checker: str  # a name exported by course_utils.checks
+    function: str  # the student's function, a name in the kernel's namespace
+    args: list = field(default_factory=list)
+    kwargs: dict = field(default_factory=dict)
+
+
+def checker_calls(source: str) -> list[CheckerCall]:
+    """The checker calls of a test cell, in order; ValueError for anything else in it."""
+    calls = []
+    for stmt in ast.parse(source).body:
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            continue
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        func = getattr(call, "func", None)
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if not (isinstance(call, ast.Call) and name and name.startswith("check_")):
+            raise ValueError(f"line {stmt.lineno} is not a checker call: the grader runs only those")
+        if not call.args or not isinstance(call.args[0], ast.Name):
+            raise ValueError(f"line {stmt.lineno}: a checker's first argument must be the student's function")
+        calls.append(
+            CheckerCall(
+                name,
+                call.args[0].id,
+                [ast.literal_eval(a) for a in call.args[1:]],
+                {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg},
+            )
+        )
+    return calls
+
+
+class KernelTransport:
+    """Runs one line of code in the kernel, returns the reply `serve` published (remote.MIME).
+
+    It uses the kernel client that executes the notebook (nbclient's, asynchronous, or a blocking
+    one in tests): a second client would subscribe to the kernel's output too, and its unread
+    queue would fill and drop the messages of the cells that follow.
+    """
+
+    def __init__(self, kc, km, timeout: float):
+        self.kc, self.km, self.timeout = kc, km, timeout
+        self.deadline: float | None = None  # set per test cell: all its calls share the cell's timeout
+
+    def close(self) -> None:
+        pass
+
+    def __call__(self, code: str) -> str:
+        from jupyter_core.utils import run_sync
+
+        return run_sync(self._call)(code)
+
+    async def _call(self, code: str) -> str:
+
+        from course_utils.checks.remote import MIME, GraderError
+
+        # silent: no execute_input echo of the request, no history, no execution count
+        msg_id = self.kc.execute(
+            code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False
+        )
+        deadline = self.deadline or monotonic() + self.timeout
+        reply, error, idle = None, None, False
+        while not idle:
+            msg = await self._next(self.kc.get_iopub_msg, deadline)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "display_data" and MIME in content.get("data", {}):
+                reply = content["data"][MIME]
+            elif kind == "error":
+                error = f"{content.get('ename')}: {content.get('evalue')}"
+            elif kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+        while (await self._next(self.kc.get_shell_msg, deadline)).get("parent_header", {}).get(
+            "msg_id"
+        ) != msg_id:
+            pass
+        if not isinstance(reply, str):
+            raise GraderError(f"the kernel sent no reply to the grader's call ({error or 'no output'})")
+        return reply
+
+    async def _next(self, get, deadline: float) -> dict:
+        from jupyter_core.utils import ensure_async
+
+        while True:
+            try:
+                return await ensure_async(get(timeout=1))
+            except Empty:
+                if not await ensure_async(self.km.is_alive()):
+                    raise KernelStopped(
+                        "KernelDied",
+                        "The kernel died while the grader called your function (os._exit, a crash, "
+                        "or the grader's memory or CPU limit). Later cells were not run.",
+                    ) from None
+                if monotonic() > deadline:
+                    raise KernelStopped(
+                        "CellTimeout",
+                        f"The checks of this cell ran longer than {self.timeout:.0f} s calling your "
+                        "function, so the kernel was stopped. Later cells were not run. Look for an "
+                        "endless loop.",
+                    ) from None
+
+
+# Code that reaches a function without writing its name: refused where an exercise forbids one.
+_DYNAMIC = {
+    "getattr", "setattr", "eval", "exec", "compile", "vars", "globals", "locals", "__import__",
+    "get_ipython", "run_cell", "attrgetter", "methodcaller", "import_module", "marshal", "pickle",
+    "ctypes", "ops", "_C", "__builtins__",
+}  # fmt: skip
+
+
+def forbidden_use(code: list[str] | tuple[str, ...], forbid: list[str]) -> str | None:
+    """Where the student's code names a forbidden function (or looks names up at run time), or None.
+
+    The kernel's own guard (`calling._forbid`) runs in the student's interpreter, which an alias
+    taken earlier slips past; this scan runs here, on the cells the student wrote before the
+    check. A name counts when an attribute or import holds it (`F.softmax`, `torch._softmax`,
+    `from torch import softmax`); `getattr`, `eval`, `__dict__` and the like count too.
+    """
+    banned = {_banned_name(dotted) for dotted in forbid}
+    for cell in code:
+        lines = [ln for ln in cell.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Attribute):
+                names = [node.attr]
+            elif isinstance(node, ast.Name):
+                names = [node.id] if node.id in _DYNAMIC else []
+            elif isinstance(node, ast.Import):
+                names = [part for a in node.names for part in a.name.split(".")]
+            elif isinstance(node, ast.ImportFrom):
+                names = [a.name for a in node.names] + (node.module or "").split(".")
+            for name in names:
+                if name in _DYNAMIC or _names_a_banned(name, banned):
+                    at = getattr(node, "lineno", 0)
+                    line = lines[at - 1].strip() if 0 < at <= len(lines) else name
+                    return f"`{name}` in your line `{line}`"
+    return None
+
+
+def _banned_name(dotted: str) -> str:
+    """torch.softmax -> softmax; a method of a class other than Tensor names its class (SGD.step -> sgd)."""
+    parts = dotted.split(".")
+    owner = parts[-2] if len(parts) > 1 else ""
+    name = owner if owner[:1].isupper() and owner != "Tensor" else parts[-1]
+    return name.lower().strip("_")
+
+
+def _names_a_banned(name: str, banned: set[str]) -> bool:
+    """`softmax`, `_softmax`, `log_softmax`, `softmax_backward`, a dunder; not `check_softmax`."""
+    low = name.lower()
+    if low.startswith("__") and low not in ("__init__", "__name__"):
+        return True
+    core = low.strip("_")
+    return not core.startswith("check_") and any(
+        core == b or core.startswith(b + "_") or core.endswith("_" + b) for b in banned
+    )
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(
+        output_type="error", ename=ename, evalue=evalue, traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"]
+    )
+
+
+def verdict(source: str, transport, student_code: list[str] | tuple[str, ...] = ()) -> list[NotebookNode]:
+    """The outputs of a graded test cell, its checks run here against the kernel's functions.
+
+    student_code: the cells the student wrote above it, scanned for forbidden functions.
+
+    Raises KernelStopped when the kernel died or ran out of time during a call: the caller stops
+    the notebook there, as for a cell.
+    """
+    import torch
+
+    import course_utils.checks as checks
+    from course_utils.checks import remote, reporting
+
+    torch.set_num_threads(int(os.environ.get("COURSE_GRADER_THREADS", "1")))
+    remote.IN_GRADER[0] = True
+    printed = io.StringIO()
+    if isinstance(transport, KernelTransport):
+        transport.deadline = monotonic() + transport.timeout
+    failure: NotebookNode | None = None
+    try:
+        calls = checker_calls(source)
+    except (SyntaxError, ValueError) as err:
+        calls, failure = [], _error("GraderError", f"the grader cannot run this test cell: {err}")
+    for call in calls:
+        before = reporting.PASSED[0]
+        fn = remote.Remote(
+            transport, name=call.function, precheck=lambda forbid: forbidden_use(student_code, forbid)
+        )
+        try:
+            with contextlib.redirect_stdout(printed):
+                getattr(checks, call.checker)(fn, *call.args, **call.kwargs)
+        except KernelStopped as stop:
+            stop.printed = printed.getvalue()  # type: ignore[attr-defined]
+            raise
+        except Exception as err:
+            failure = _error(getattr(err, "type_name", type(err).__name__), str(err))
+            break
+        if reporting.PASSED[0] == before:
+            failure = _error("NoVerdict", f"{call.checker} gave no verdict, so it earns no points.")
+            break
+    outputs = []
+    if printed.getvalue():
+        outputs.append(NotebookNode(output_type="stream", name="stdout", text=printed.getvalue()))
+    if failure is not None:
+        outputs.append(failure)
+    return outputs
