@@ -550,9 +550,9 @@ def _user_namespace() -> dict:
 
         return get_ipython().user_ns
     except Exception:
-        import __main__
+        import sys
 
-        return __main__.__dict__
+        return vars(sys.modules["__main__"])
 
 
 def _state_of(obj: Any) -> dict:
