@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import io
 import os
 from dataclasses import dataclass, field
@@ -146,7 +147,9 @@ _DYNAMIC = {
 }  # fmt: skip
 
 
-def forbidden_use(code: list[str] | tuple[str, ...], forbid: list[str]) -> str | None:
+def forbidden_use(
+    code: list[str] | tuple[str, ...], forbid: list[str], function: str | None = None
+) -> str | None:
     """Where the student's code names a forbidden function (or looks names up at run time), or None.
 
     The kernel's own guard (`calling._forbid`) runs in the student's interpreter, which an alias
@@ -161,7 +164,18 @@ def forbidden_use(code: list[str] | tuple[str, ...], forbid: list[str]) -> str |
             tree = ast.parse("\n".join(lines))
         except SyntaxError:
             continue
+        own = function is None or any(
+            (isinstance(n, ast.FunctionDef) and n.name == function)
+            or (
+                isinstance(n, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == function for t in n.targets)
+            )
+            for n in ast.walk(tree)
+        )
+        called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
         for node in ast.walk(tree):
+            if not own and id(node) in called:
+                continue  # another exercise's cell may call torch's function; an alias taken there may not
             names: list[str] = []
             if isinstance(node, ast.Attribute):
                 names = [node.attr]
@@ -185,6 +199,10 @@ def _banned_name(dotted: str) -> str:
     owner = parts[-2] if len(parts) > 1 else ""
     name = owner if owner[:1].isupper() and owner != "Tensor" else parts[-1]
     return name.lower().strip("_")
+
+
+def _scan(code: list[str] | tuple[str, ...], function: str, forbid: list[str]) -> str | None:
+    return forbidden_use(code, forbid, function)
 
 
 def _names_a_banned(name: str, banned: set[str]) -> bool:
@@ -230,7 +248,9 @@ def verdict(source: str, transport, student_code: list[str] | tuple[str, ...] = 
     for call in calls:
         before = reporting.PASSED[0]
         fn = remote.Remote(
-            transport, name=call.function, precheck=lambda forbid: forbidden_use(student_code, forbid)
+            transport,
+            name=call.function,
+            precheck=functools.partial(_scan, student_code, call.function),
         )
         try:
             with contextlib.redirect_stdout(printed):

@@ -387,6 +387,7 @@ class Remote:
             "forbid": forbid,
             "times": times,
             "no_grad": not torch.is_grad_enabled(),
+            "rng": torch.get_rng_state(),  # torch's global generator, as if caller and callee shared it
         }
         text = self._transport(
             f"__import__('course_utils.checks.remote', fromlist=['serve']).serve({_dump(request)!r})"
@@ -425,6 +426,8 @@ class Remote:
                 fresh = _Decoder(kernel_side=False, transport=self._transport, args=encoder.tensors)
                 _restore_plain(obj, fresh(state))
         result = decoder(reply.get("result"))
+        if isinstance(reply.get("rng"), torch.Tensor):
+            torch.set_rng_state(reply["rng"].to(torch.uint8))
         sent_back = reply.get("lists", [])
         lists_decoder = _Decoder(kernel_side=False, transport=self._transport, args=encoder.tensors)
         new_lists = (
@@ -489,6 +492,8 @@ def _serve(text: str, namespace: dict | None = None) -> str:
     request = torch.load(io.BytesIO(base64.b64decode(text)), weights_only=True)
     decoder = _Decoder(kernel_side=True, handles=_HANDLES)
     decoder.prime([request["args"], request["kwargs"]])
+    if isinstance(request.get("rng"), torch.Tensor):
+        torch.set_rng_state(request["rng"])
     args = decoder(request["args"])
     kwargs = decoder(request["kwargs"])
     reply: dict[str, Any] = {}
@@ -540,6 +545,7 @@ def _serve(text: str, namespace: dict | None = None) -> str:
         "gens": {k: g.get_state() for k, g in decoder.gens.items()},
         "objs": {k: plain(_state_of(o)) for k, o in decoder.objs.items()},
     }
+    reply["rng"] = torch.get_rng_state()
     return _dump(reply)
 
 
