@@ -510,7 +510,8 @@ def _serve(text: str, namespace: dict | None = None) -> str:
             method, *rest = args
             if method not in ("eval", "train"):
                 raise AttributeError(method)
-            getattr(fn, method)(*rest)
+            if callable(getattr(fn, method, None)):  # a plain function has no eval/train: nothing to do
+                getattr(fn, method)(*rest)
             result: Any = None
         else:
             from course_utils.checks.calling import _forbid, _Forbidden
