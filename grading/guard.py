@@ -26,13 +26,7 @@ from traitlets import Bool
 
 from grading.course import grade_id as grade_id_of
 from grading.course import is_solution, is_test
-from grading.trusted import KernelStopped, KernelTransport, verdict
-
-
-def _error(ename: str, evalue: str) -> NotebookNode:
-    return NotebookNode(
-        output_type="error", ename=ename, evalue=evalue, traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"]
-    )
+from grading.trusted import KernelStopped, KernelTransport, _error, verdict
 
 
 def _in_slices(get_msg, slice_s: float = 1.0):
