@@ -15,7 +15,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbconvert.preprocessors import Preprocessor
 from traitlets import CaselessStrEnum
 
-from grading.sandbox import _ignoring, _stops, stop_reason
+from grading.sandbox import _ignoring, _stops, clear_uid, stop_reason, take_uid_if_free
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -48,11 +48,30 @@ class SandboxKernelManager(AsyncKernelManager):
             if self.connection_file:
                 with _ignoring(FileNotFoundError):
                     os.remove(self.connection_file + ".stopped")
+                _clear_sandbox_uid(self.connection_file + ".uid")
             folder = getattr(self, "_ipc_dir", None)
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
 
     cleanup_resources = _async_cleanup_resources  # as AsyncKernelManager's
+
+
+def _clear_sandbox_uid(path: str) -> None:
+    """Once the kernel's launcher is gone (it may have been killed before it could clean up), no
+    process of its uid may be left: grading is not over while one still runs. Only while no other
+    kernel holds the uid's slot: a kernel that took it since has cleared it itself."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            uid = int(f.read())
+        os.remove(path)
+    except (OSError, ValueError):
+        return
+    lock = take_uid_if_free(uid)
+    if lock >= 0:
+        try:
+            clear_uid(uid)
+        finally:
+            os.close(lock)
 
 
 class NotebookTimeLimit(Preprocessor):

@@ -37,7 +37,10 @@ Every submission's kernel (grading/jupyter/kernels/course-grader) runs as
   kernel ends, is killed, or its launcher dies (`--die-with-parent`), the namespace and every
   process in it (a `setsid` daemon included) are gone. The launcher stops the sandbox when the
   grading process that started it is gone, and as root then kills whatever still runs as the
-  kernel's uid, before the uid is handed to the next kernel.
+  kernel's uid and waits until nothing does, before the uid is handed to the next kernel. Where
+  the launcher itself is killed outright (jupyter_client's SIGKILL to a kernel that does not shut
+  down), the kernel manager (grading/kernel.py) clears the uid once the launcher is gone, and the
+  next kernel to take the uid clears it first.
 
 Where the machine cannot run bwrap (not installed, or user namespaces disabled) grading stops
 with what to enable (`require`); COURSE_GRADER_SANDBOX=off runs kernels unprotected, for
@@ -349,19 +352,56 @@ def _slot_dir() -> Path:
 def take_uid() -> tuple[int, int]:
     """A uid no other grading kernel of this machine holds, and the lock fd that holds it."""
     base, slots = setting("COURSE_GRADER_UID_BASE"), setting("COURSE_GRADER_UID_SLOTS")
-    folder = _slot_dir()
     start = os.getpid() % slots
     for i in range(slots):
-        slot = (start + i) % slots
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(folder / f"{base + slot}.lock", flags, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        return base + slot, fd
+        uid = base + (start + i) % slots
+        fd = take_uid_if_free(uid)
+        if fd >= 0:
+            clear_uid(uid)  # a launcher killed outright (SIGKILL) could not clear its own
+            return uid, fd
     raise SandboxUnavailable(f"all {slots} sandbox uids are in use (COURSE_GRADER_UID_SLOTS)")
+
+
+def take_uid_if_free(uid: int) -> int:
+    """The lock fd of `uid`'s slot if no kernel holds it now, else -1."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(_slot_dir() / f"{uid}.lock", flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return -1
+    return fd
+
+
+def processes_of(uid: int) -> list[int]:
+    """The pids running as `uid` (zombies not yet reaped included)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                line = next(line for line in f if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if int(line.split()[1]) == uid:
+            found.append(int(name))
+    return found
+
+
+def clear_uid(uid: int, wait: float = 10.0) -> bool:
+    """Kill every process of `uid` and wait until none is left: a SIGKILL is delivered at once but
+    a process takes a moment to exit and be reaped, and the uid must be empty before its slot is
+    handed on (or grading is said to be over). False if some survived `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while processes_of(uid):
+        if time.monotonic() > deadline:
+            print(f"course-grader: processes of sandbox uid {uid} survived SIGKILL", file=sys.stderr)
+            return False
+        kill_uid(uid)
+        time.sleep(0.02)
+    return True
 
 
 def kill_uid(uid: int) -> None:
@@ -417,13 +457,15 @@ def _private_ipc_dir(info: dict) -> str:
     return folder
 
 
-def _write_reason(connection_file: str, reason: str) -> None:
+def _write_beside(connection_file: str, suffix: str, text: str) -> None:
     with _ignoring(OSError):
-        fd = os.open(
-            connection_file + ".stopped", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600
-        )
+        fd = os.open(connection_file + suffix, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(reason)
+            f.write(text)
+
+
+def _write_reason(connection_file: str, reason: str) -> None:
+    _write_beside(connection_file, ".stopped", reason)
 
 
 def launch(argv: list[str]) -> int:
@@ -459,6 +501,7 @@ def launch(argv: list[str]) -> int:
     proc = None
     try:
         if uid is not None:
+            _write_beside(connection_file, ".uid", str(uid))  # SandboxKernelManager clears it after
             os.chown(ipc_dir, uid, uid)
         argv_, fds = sandbox_command(uid, ipc_dir, connection, inside, env)
         # The kernel's interrupts come as messages (kernel.json): a SIGINT to this process group
@@ -474,7 +517,7 @@ def launch(argv: list[str]) -> int:
             proc.kill()
             proc.wait()
         if uid is not None:
-            kill_uid(uid)
+            clear_uid(uid)
             os.close(lock)
 
 

@@ -176,18 +176,9 @@ def report(course: Path, student: str) -> dict:
     raise AssertionError(f"{student}: no SANDBOX-REPORT in {outputs(course, student, LESSON)}")
 
 
-def sandbox_processes() -> list[str]:
+def sandbox_processes() -> list[int]:
     """Processes running as one of this run's sandbox uids."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                uid = int(next(line for line in f if line.startswith("Uid:")).split()[1])
-        except (OSError, StopIteration):
-            continue
-        if UID_BASE <= uid < UID_BASE + UID_SLOTS:
-            found.append(pid)
-    return found
+    return [pid for uid in range(UID_BASE, UID_BASE + UID_SLOTS) for pid in sandbox.processes_of(uid)]
 
 
 @pytest.fixture(scope="module")
