@@ -104,20 +104,15 @@ def evaluate(
     return total_loss / len(y), correct / len(y)
 
 
-def random_batches(
-    n: int, batch_size: int, generator: torch.Generator | None = None
+def epoch_batches(
+    n: int, batch_size: int, generator: torch.Generator | None = None, device=None
 ) -> Iterator[torch.Tensor]:
-    """Endless minibatches of row numbers, drawn afresh at every step from `generator`: each a
-    uniformly random set of `batch_size` distinct indices of 0, ..., n-1 (lesson 06 writes one)."""
-    while True:
-        yield torch.randperm(n, generator=generator)[:batch_size]
-
-
-def _batches(n: int, batch_size: int, generator: torch.Generator | None, device):
-    """Endless shuffled index batches: each epoch is a fresh permutation of 0..n-1."""
+    """Endless minibatches of row numbers of 0, ..., n-1: each epoch a fresh random permutation
+    from `generator`, cut into consecutive batches (a ragged last batch is dropped), so every
+    example is seen once per epoch (lesson 06 explains why to shuffle)."""
     while True:
         perm = torch.randperm(n, generator=generator).to(device)
-        for i in range(0, n - batch_size + 1, batch_size):  # drop the ragged last batch
+        for i in range(0, n - batch_size + 1, batch_size):
             yield perm[i : i + batch_size]
 
 
@@ -160,7 +155,7 @@ def train(
     total = steps if steps is not None else 10**9
     params = [p for p in model.parameters() if p.requires_grad]
     step_fn, zero_fn = _as_update(optimizer, params)
-    batches = None if bs == n else _batches(n, bs, generator, X.device)
+    batches = None if bs == n else epoch_batches(n, bs, generator, X.device)
     hist = History()
     watch = Stopwatch()
     bar = _progress_bar(total=steps, desc=desc, disable=not progress)

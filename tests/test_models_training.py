@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.models import MLP, SoftmaxRegression, count_parameters, get_device, seed_everything
-from course_utils.training import History, Stopwatch, accuracy, evaluate, train
+from course_utils.training import History, Stopwatch, accuracy, epoch_batches, evaluate, train
 
 
 def blobs(n=600, seed=0):
@@ -98,6 +98,16 @@ def test_minibatches_are_shuffled_epochs_and_reproducible():
         )
         runs.append(h.loss)
     assert runs[0] == runs[1] and len(runs[0]) == 20
+
+
+def test_epoch_batches_see_every_example_once_per_epoch_in_a_fresh_order():
+    batches = epoch_batches(23, 5, torch.Generator().manual_seed(0))
+    epochs = [torch.cat([next(batches) for _ in range(4)]) for _ in range(2)]  # 23 // 5 = 4 batches
+    for seen in epochs:
+        assert len(seen) == 20 and len(set(seen.tolist())) == 20 and seen.max() < 23
+    assert not torch.equal(epochs[0], epochs[1])
+    again = epoch_batches(23, 5, torch.Generator().manual_seed(0))
+    assert torch.equal(next(again), epochs[0][:5])
 
 
 def test_a_function_or_an_object_can_be_the_optimizer():
