@@ -68,10 +68,15 @@ def badge_markdown(name: str, cfg: dict) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
+def _a_badge(cell) -> bool:
+    """A stray "Open in Colab" cell (one copied in with a lesson split): only the stamped one stays."""
+    return cell.cell_type == "markdown" and "".join(cell.source).lstrip().startswith("[![Open In Colab]")
+
+
 def stamped(nb: nbformat.NotebookNode, name: str, cfg: dict) -> nbformat.NotebookNode:
     """The notebook with its badge and setup cells (re)written from the course config."""
     nb = nbformat.from_dict(nb)
-    cells = [c for c in nb.cells if c.get("id") not in (BADGE_ID, SETUP_ID)]
+    cells = [c for c in nb.cells if c.get("id") not in (BADGE_ID, SETUP_ID) and not _a_badge(c)]
     badge = nbformat.v4.new_markdown_cell(badge_markdown(name, cfg))
     badge["id"] = BADGE_ID
     setup = nbformat.v4.new_code_cell(SETUP_CODE.format(**cfg))
