@@ -247,11 +247,17 @@ def verdict(source: str, transport, student_code: list[str] | tuple[str, ...] = 
         calls, failure = [], _error("GraderError", f"the grader cannot run this test cell: {err}")
     for call in calls:
         before = reporting.PASSED[0]
-        fn = remote.Remote(
+        fn: object = remote.Remote(
             transport,
             name=call.function,
             precheck=functools.partial(_scan, student_code, call.function),
         )
+        if call.checker == "check_challenge" and isinstance(transport, KernelTransport):
+            from grading.challenge import IsolatedChallenge, challenge_cell
+
+            # its budget and the test labels stay out of the notebook's reach: a kernel of its own
+            left = (transport.deadline or monotonic() + transport.timeout) - monotonic()
+            fn = IsolatedChallenge(challenge_cell(student_code), timeout=max(1.0, left))
         try:
             with contextlib.redirect_stdout(printed):
                 getattr(checks, call.checker)(fn, *call.args, **call.kwargs)

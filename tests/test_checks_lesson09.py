@@ -146,3 +146,41 @@ def test_defaults_fall_short_and_the_solution_clears_the_bar(capsys):
         capsys.readouterr()
         checks.check_challenge(catalogue.solution_function(LESSON, "train_challenge"), seed=seed)
         assert _accuracy(capsys.readouterr().out) >= 0.9675, seed  # a margin over the bar
+
+
+def _cell(source: str, namespace: dict, filename: str) -> None:
+    """Run `source` as IPython runs a cell: its text kept in linecache under its own file name."""
+    import linecache
+
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+
+
+@needs_mnist
+def test_a_challenge_that_reaches_into_another_cell_is_told_so(capsys):
+    namespace: dict = {}
+    _cell("import torch\nfrom course_utils.models import MLP\nWIDTH = 64\n", namespace, "<cell-a>")
+    _cell(
+        "def helper():\n    return MLP(hidden=(WIDTH,))\n\n"
+        "def train_challenge(data, generator):\n    return helper()\n",
+        namespace,
+        "<cell-b>",
+    )
+    with pytest.raises(AssertionError):
+        checks.check_challenge(namespace["train_challenge"], budget=100, threshold=0.0)
+    out = capsys.readouterr().out
+    assert "WIDTH from another cell" in out and "helper" not in out.split("uses")[1].split("from")[0]
+
+
+@needs_mnist
+def test_a_challenge_cell_that_stands_alone_is_not_told(capsys):
+    _cell("WIDTH = 64\n", {}, "<cell-c>")
+    namespace = {"torch": torch, "MLP": MLP, "WIDTH": 64}  # WIDTH as another cell left it
+    _cell(
+        "WIDTH = 8\n\ndef train_challenge(data, generator):\n    data.batch(torch.arange(10))\n"
+        "    return MLP(hidden=(WIDTH,))\n",
+        namespace,
+        "<cell-d>",
+    )
+    checks.check_challenge(namespace["train_challenge"], budget=100, threshold=0.0)
+    assert "✅" in capsys.readouterr().out

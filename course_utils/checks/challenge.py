@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
+import linecache
 from collections.abc import Callable
 
 import torch
@@ -11,6 +14,19 @@ from course_utils.checks.remote import Remote, RemoteError
 from course_utils.checks.reporting import _fail, _pass
 
 __all__ = ["BudgetExceeded", "CountedData", "check_challenge", "check_quiz"]
+
+# When grading, train_challenge runs in a kernel of its own (grading/challenge.py) that holds no
+# MNIST file: first these imports, then the one cell that defines it, nothing else of the notebook.
+PRELUDE = """\
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.models import MLP, SoftmaxRegression, seed_everything
+"""
+ASK = "course-grader-challenge:"  # the prompt of a request to the grader (Jupyter's stdin channel)
 
 
 class BudgetExceeded(RuntimeError):
@@ -83,6 +99,59 @@ class MnistImages:
         return load_mnist(state["split"])[0]
 
 
+class Isolated:
+    """The grader's stand-in for train_challenge (grading/challenge.py): called as
+    isolated(data, generator), it trains in a kernel of its own, drawing every batch from `data`
+    here, and returns the model's test logits as a `Predictions`."""
+
+    X_test: torch.Tensor | None = None  # the images to predict: check_challenge sets them
+
+
+class Predictions:
+    """What an isolated model predicted for the test images: calling it with them gives the logits."""
+
+    def __init__(self, X: torch.Tensor, logits):
+        self._X, self._logits = X, logits
+
+    def __call__(self, X):
+        if X is not self._X:
+            raise TypeError("an isolated model was asked about other images than the test set")
+        return self._logits
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Every name a piece of code binds anywhere (assignments, defs, imports, arguments, loops)."""
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return bound
+
+
+def _from_other_cells(fn: Callable) -> list[str]:
+    """The names the cell defining `fn` reads but neither it nor PRELUDE defines (notebook cells
+    only: IPython keeps each cell's source in linecache)."""
+    code = getattr(fn, "__code__", None)
+    lines = linecache.getlines(code.co_filename) if code is not None else []
+    try:
+        tree = ast.parse("".join(lines))
+    except SyntaxError:
+        return []
+    if not lines or not any(isinstance(n, ast.FunctionDef) and n.name == fn.__name__ for n in tree.body):
+        return []
+    known = _bound_names(tree) | _bound_names(ast.parse(PRELUDE)) | set(dir(builtins))
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return sorted(n for n in read - known if n in getattr(fn, "__globals__", {}))
+
+
 def check_challenge(
     train_challenge: Callable,
     seed: int = 0,
@@ -105,6 +174,15 @@ def check_challenge(
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     over = object()
+    elsewhere = _from_other_cells(train_challenge)
+    if elsewhere:
+        _fail(
+            name,
+            f"it uses {', '.join(elsewhere)} from another cell of your notebook. Grading runs the "
+            "challenge's cell on its own, after only these imports: math, torch, F "
+            "(torch.nn.functional), nn, MLP, SoftmaxRegression, seed_everything.",
+            "import or define those names in the cell of train_challenge itself.",
+        )
 
     def under_budget(data, generator):
         try:
@@ -116,6 +194,8 @@ def check_challenge(
                 return over
             raise
 
+    if isinstance(train_challenge, Isolated):  # grading: it holds the test images to send
+        train_challenge.X_test = X_test
     model = _call(name, under_budget, data, gen, purpose=f", a budget of {budget:,}")
     if model is over:
         _fail(
@@ -159,6 +239,70 @@ def check_challenge(
         f"test accuracy {acc:.2%} ≥ {threshold:.1%} using {data.used:,} of the "
         f"{budget:,} training examples allowed.",
     )
+
+
+# ----------------------------------------------------------------- in the challenge's own kernel
+
+
+def _ask(request: dict) -> dict:
+    """A request to the grader, which answers it on Jupyter's stdin channel."""
+    from course_utils.checks.remote import _dump, _load
+
+    return _load(input(ASK + _dump(request)))
+
+
+class _AskedData:
+    """CountedData in the challenge's kernel: each batch comes from the grader, which counts it."""
+
+    def __init__(self, n: int, budget: int):
+        self.n, self.budget, self.used = n, budget, 0
+
+    @property
+    def left(self) -> int:
+        return self.budget - self.used
+
+    def batch(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
+        reply = _ask({"op": "batch", "idx": torch.as_tensor(idx, dtype=torch.long).flatten().clone()})
+        if "over" in reply:
+            raise BudgetExceeded(str(reply["over"]))
+        if "error" in reply:
+            raise IndexError(str(reply["error"]))
+        self.used = int(reply["used"])
+        return reply["X"], reply["y"]
+
+
+def _isolated_run(request: str) -> None:
+    """Train the notebook's train_challenge on batches asked of the grader, predict the test
+    images it sends, and publish the logits (or what went wrong) for the grader."""
+    from IPython.display import publish_display_data
+
+    from course_utils.checks.remote import MIME, _dump, _load, _plain, _user_namespace, _where
+
+    req = _load(request)
+    torch.set_rng_state(req["rng"])
+    gen = torch.Generator()
+    gen.set_state(req["gen"])
+    data = _AskedData(int(req["n"]), int(req["budget"]))
+    reply: dict = {}
+    try:
+        namespace = _user_namespace()
+        if "train_challenge" not in namespace:
+            raise NameError("name 'train_challenge' is not defined")
+        model = namespace["train_challenge"](data, gen)
+        if model is None or not callable(model):
+            reply["returned"] = type(model).__name__
+        else:
+            X = _ask({"op": "test_images"})["X"]
+            if callable(getattr(model, "eval", None)):
+                model.eval()
+            with torch.no_grad():
+                logits = model(X)
+            reply["logits"] = _plain(logits) if isinstance(logits, torch.Tensor) else type(logits).__name__
+    except BudgetExceeded as err:
+        reply = {"over": str(err)}
+    except Exception as err:
+        reply = {"error": {"type": type(err).__name__, "message": str(err), "where": _where(err)}}
+    publish_display_data({MIME: _dump(reply)})
 
 
 # Salted hashes of the right answers: the check can tell right from wrong without holding

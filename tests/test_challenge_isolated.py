@@ -1,0 +1,133 @@
+"""Lesson 09's challenge is graded in a kernel of its own (grading/challenge.py).
+
+Its budget is counted here and the test labels never leave this process: attacks that read the
+data folder, reset the count, reach into the notebook or paste in a model move no grade. Each case
+is decided by grading.trusted.verdict as GuardedExecute does, with a small budget and bar (the
+test cell's own arguments) so that a right answer trains in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from grading import sandbox
+from grading.course import GRADING
+from grading.trusted import KernelTransport, verdict
+
+pytestmark = pytest.mark.slow
+TEST = "check_challenge(train_challenge, budget=3000, threshold=0.5)"
+BLANK = "def train_challenge(data, generator):\n    raise NotImplementedError()\n"
+
+RIGHT = """
+def train_challenge(data, generator):
+    model = MLP(hidden=(64,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(data.budget // 50):
+        xb, yb = data.batch(torch.randperm(data.n, generator=generator)[:50])
+        optimizer.zero_grad()
+        F.cross_entropy(model(xb), yb).backward()
+        optimizer.step()
+    return model
+"""
+
+
+@pytest.fixture(scope="module")
+def transport():
+    """The notebook's kernel (a plain one: the challenge does not run in it)."""
+    if sandbox.check():
+        pytest.fail(f"the challenge is graded in a sandbox; this machine cannot start one: {sandbox.check()}")
+    saved = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(GRADING / "jupyter")  # the course-grader kernel, as nbgrader_config.py
+    km, kc = start_new_kernel(kernel_name="python3", env={**os.environ, "OMP_NUM_THREADS": "1"})
+    yield KernelTransport(kc, km, timeout=120)
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+    if saved is None:
+        os.environ.pop("JUPYTER_PATH")
+    else:
+        os.environ["JUPYTER_PATH"] = saved
+
+
+def grade(transport, *cells: str) -> tuple[list[str], str]:
+    outputs = verdict(TEST, transport, [textwrap.dedent(c) for c in cells])
+    errors = [o.ename for o in outputs if o.output_type == "error"]
+    return errors, "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+
+
+def test_a_right_answer_trains_on_batches_counted_by_the_grader(transport):
+    errors, printed = grade(transport, RIGHT)
+    assert errors == [], printed
+    assert "✅" in printed and "using 3,000 of the 3,000 training examples" in printed
+
+
+def test_a_blank_answer_gets_the_reminder(transport):
+    errors, printed = grade(transport, BLANK)
+    assert errors and "⏳" in printed
+
+
+def test_the_last_cell_that_defines_it_is_the_one_graded(transport):
+    errors, printed = grade(transport, RIGHT, BLANK)
+    assert errors and "⏳" in printed
+
+
+ATTACKS = {
+    # Resetting the kernel's count: the grader counts every batch it sends.
+    "resets data.used and draws past the budget": """
+        def train_challenge(data, generator):
+            model = MLP(hidden=(64,))
+            optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+            for _ in range(10 * data.budget // 50):
+                data.used = 0
+                xb, yb = data.batch(torch.randperm(data.n, generator=generator)[:50])
+                optimizer.zero_grad()
+                F.cross_entropy(model(xb), yb).backward()
+                optimizer.step()
+            return model
+        """,
+    # The training set and the test labels from the data folder: the kernel's is empty.
+    "reads MNIST from the data folder": """
+        from course_utils.data import load_mnist
+
+        def train_challenge(data, generator):
+            X, y = load_mnist("test")
+            model = MLP(hidden=(64,))
+            optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+            for _ in range(300):
+                optimizer.zero_grad()
+                F.cross_entropy(model(X), y).backward()
+                optimizer.step()
+            return model
+        """,
+    "opens the raw files itself": """
+        import glob, os
+
+        def train_challenge(data, generator):
+            found = glob.glob("/**/t10k-labels*", recursive=True)
+            raise RuntimeError(f"found {found}")
+        """,
+    # A model trained elsewhere, pasted in: refused by size.
+    "pastes in a model": "WEIGHTS = '" + "A" * 30_000 + "'\n" + RIGHT,
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_an_attack_earns_no_points(transport, attack):
+    errors, printed = grade(transport, ATTACKS[attack])
+    assert errors, printed
+    assert "✅" not in printed
+
+
+def test_over_budget_is_named(transport):
+    errors, printed = grade(transport, ATTACKS["resets data.used and draws past the budget"])
+    assert "more than its budget of 3,000" in printed
+
+
+def test_names_from_another_cell_are_not_there(transport):
+    helper = "def make_model():\n    return MLP(hidden=(64,))\n"
+    uses = RIGHT.replace("model = MLP(hidden=(64,))", "model = make_model()")
+    errors, printed = grade(transport, helper, uses)
+    assert errors and "make_model" in printed, printed
