@@ -52,8 +52,8 @@ _SOFTMAX_MISTAKES: list[Known] = [
 
 
 def _picked_log_p(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """log p(correct class) of each example."""
-    return torch.log_softmax(z, dim=1)[torch.arange(len(y)), y]
+    """log p(correct class) of each example (torch's own cross-entropy, per example)."""
+    return -F.cross_entropy(z, y, reduction="none")
 
 
 # What a mistaken cross-entropy returns for logits z (N, K) and targets y (N,), in float64;
@@ -76,12 +76,12 @@ _CROSS_ENTROPY_MISTAKES: list[Known] = [
         "chosen by the targets.",
     ),
     (
-        lambda z, y: -torch.log_softmax(z, dim=0)[torch.arange(len(y)), y].mean(),
+        lambda z, y: F.nll_loss(torch.log_softmax(z, dim=0), y),
         "normalizes over the batch (dim=0), not over the classes.",
         "the log-sum-exp runs over each row: dim=1.",
     ),
     (
-        lambda z, y: -z[torch.arange(len(y)), y].mean(),
+        lambda z, y: F.nll_loss(z, y),
         "returns −z[correct class] without the normalizer.",
         "−log p_y = −z_y + log Σ_j e^{z_j}: add the log-sum-exp term.",
     ),

@@ -9,7 +9,6 @@ each a list of learning rates, walked by reporting._diagnose.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -41,51 +40,70 @@ def _torch_rates(eta0: float, warmup: int, total: int) -> list[float]:
     return rates
 
 
-def _rates(f: Callable[[int], float], total: int) -> torch.Tensor:
-    return torch.tensor([f(t) for t in range(total + 1)], dtype=torch.float64)
+def _torch_cosine(eta0: float, span: int, steps: int) -> list[float]:
+    """CosineAnnealingLR's learning rates over `steps` steps, from eta0 to 0 in `span` steps."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=eta0)
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=span, eta_min=0.0)
+    rates = []
+    for _ in range(steps):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        decay.step()
+    return rates
 
 
-# The learning rates of a mistaken schedule at steps 0 … total; s = (eta0, warmup, total).
-def _cos(s, t, start=None, span=None, half=0.5, sign=1.0):
-    eta0, warmup, total = s
-    start = warmup if start is None else start
-    span = total - warmup if span is None else span
-    return eta0 * half * (1 + sign * math.cos(math.pi * (t - start) / span))
+# The learning rates of a mistaken schedule at steps 0 … total; s = (eta0, warmup, total). Each
+# is built from torch's own rates (the checker holds no formula of the answer).
+def _mistake(s, kind: str) -> torch.Tensor:
+    eta0, w, total = s
+    right = _torch_rates(eta0, w, total)
+    warm, decay = right[:w], right[w:]  # decay[k]: the rate k steps after the warm-up
+    if kind == "warm-up from 0":
+        rates = [0.0, *warm[:-1], *decay]
+    elif kind == "cosine over the whole run":
+        rates = [*warm, *_torch_cosine(eta0, total, total + 1)[w:]]
+    elif kind == "rising cosine":
+        rates = [*warm, *(eta0 - r for r in decay)]
+    elif kind == "no half":
+        rates = [*warm, *(2 * r for r in decay)]
+    elif kind == "warm-up one step too long":
+        rates = [*warm, warm[-1] + eta0 / w, *decay[1:]]
+    else:  # "no warm-up": the decay's curve, its mirror image before t = warmup
+        rates = [decay[min(w - t, len(decay) - 1)] for t in range(w)] + decay
+    return torch.tensor(rates, dtype=torch.float64)
 
 
 _LR_AT_MISTAKES: list[Known] = [
     (
-        lambda s: _rates(lambda t: s[0] * t / s[1] if t < s[1] else _cos(s, t), s[2]),
+        lambda s: _mistake(s, "warm-up from 0"),
         "the warm-up starts at 0: at t = 0 the learning rate is 0, so the first step does not move.",
         "the warm-up climbs in `warmup` equal steps and reaches η₀ at the last warm-up step, "
         "t = warmup − 1: at t = 0 it is already η₀/warmup.",
     ),
     (
-        lambda s: _rates(
-            lambda t: s[0] * (t + 1) / s[1] if t < s[1] else _cos(s, t, start=0, span=s[2]), s[2]
-        ),
+        lambda s: _mistake(s, "cosine over the whole run"),
         "the cosine is measured from t = 0 over the whole run: the learning rate drops abruptly when the "
         "warm-up ends, and the decay is not over the steps that are left.",
         "the cosine's own clock: it starts at 0 when the warm-up ends and runs for total − warmup steps.",
     ),
     (
-        lambda s: _rates(lambda t: s[0] * (t + 1) / s[1] if t < s[1] else _cos(s, t, sign=-1.0), s[2]),
+        lambda s: _mistake(s, "rising cosine"),
         "after the warm-up the learning rate climbs from 0 to η₀ instead of falling from η₀ to 0.",
         "the sign in front of the cosine: at the start of the decay cos(0) = 1 must give η₀.",
     ),
     (
-        lambda s: _rates(lambda t: s[0] * (t + 1) / s[1] if t < s[1] else _cos(s, t, half=1.0), s[2]),
+        lambda s: _mistake(s, "no half"),
         "the decay starts at 2·η₀: the factor ½ in front of (1 + cos) is missing.",
         "the cosine part, ½·η₀·(1 + cos(·)), lies between 0 and η₀.",
     ),
     (
-        lambda s: _rates(lambda t: s[0] * (t + 1) / s[1] if t <= s[1] else _cos(s, t), s[2]),
+        lambda s: _mistake(s, "warm-up one step too long"),
         "at t = warmup the warm-up line goes on past η₀: the step where the decay starts is on the "
         "wrong side of the switch.",
         "which branch t = warmup belongs to: the decay starts there, at η₀.",
     ),
     (
-        lambda s: _rates(lambda t: _cos(s, t), s[2]),
+        lambda s: _mistake(s, "no warm-up"),
         "there is no warm-up: the cosine is used from t = 0.",
         "the steps t < warmup: the learning rate climbs linearly to η₀ there.",
     ),
