@@ -21,6 +21,7 @@ import contextlib
 import functools
 import io
 import os
+import uuid
 from dataclasses import dataclass, field
 from queue import Empty
 from time import monotonic
@@ -69,7 +70,8 @@ def checker_calls(source: str) -> list[CheckerCall]:
 
 
 class KernelTransport:
-    """Runs one line of code in the kernel, returns the reply `serve` published (remote.MIME).
+    """Sends one request to the kernel and returns the reply `_serve` made of it, over a Jupyter
+    comm (remote.open_channel, registered by one execute request on first use).
 
     It uses the kernel client that executes the notebook (nbclient's, asynchronous, or a blocking
     one in tests): a second client would subscribe to the kernel's output too, and its unread
@@ -79,43 +81,65 @@ class KernelTransport:
     def __init__(self, kc, km, timeout: float):
         self.kc, self.km, self.timeout = kc, km, timeout
         self.deadline: float | None = None  # set per test cell: all its calls share the cell's timeout
+        self.comm_id: str | None = None
 
     def close(self) -> None:
         pass
 
-    def __call__(self, code: str) -> str:
+    def __call__(self, request: str) -> str:
         from jupyter_core.utils import run_sync
 
-        return run_sync(self._call)(code)
+        return run_sync(self._call)(request)
 
-    async def _call(self, code: str) -> str:
+    async def _call(self, request: str) -> str:
+        from course_utils.checks.remote import GraderError
 
-        from course_utils.checks.remote import MIME, GraderError
+        deadline = self.deadline or monotonic() + self.timeout
+        if self.comm_id is None:
+            await self._open(deadline)
+        msg = self.kc.session.msg("comm_msg", {"comm_id": self.comm_id, "data": {"request": request}})
+        self.kc.shell_channel.send(msg)
+        reply, said = await self._replies(msg["header"]["msg_id"], deadline)
+        if not isinstance(reply, str):
+            raise GraderError(f"the kernel sent no reply to the grader's call ({said or 'no output'})")
+        return reply
 
-        # silent: no execute_input echo of the request, no history, no execution count
+    async def _open(self, deadline: float) -> None:
+        """Register the comm's target in the kernel, then open the comm."""
+        from course_utils.checks.remote import COMM_TARGET, GraderError
+
+        code = "__import__('course_utils.checks.remote', fromlist=['_']).open_channel()"
         msg_id = self.kc.execute(
             code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False
         )
-        deadline = self.deadline or monotonic() + self.timeout
-        reply, error, idle = None, None, False
-        while not idle:
-            msg = await self._next(self.kc.get_iopub_msg, deadline)
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "display_data" and MIME in content.get("data", {}):
-                reply = content["data"][MIME]
-            elif kind == "error":
-                error = f"{content.get('ename')}: {content.get('evalue')}"
-            elif kind == "status" and content.get("execution_state") == "idle":
-                idle = True
+        _, error = await self._replies(msg_id, deadline)
         while (await self._next(self.kc.get_shell_msg, deadline)).get("parent_header", {}).get(
             "msg_id"
         ) != msg_id:
             pass
-        if not isinstance(reply, str):
-            raise GraderError(f"the kernel sent no reply to the grader's call ({error or 'no output'})")
-        return reply
+        if error:
+            raise GraderError(f"the grader could not reach the kernel ({error})")
+        self.comm_id = uuid.uuid4().hex
+        content = {"comm_id": self.comm_id, "target_name": COMM_TARGET, "data": {}}
+        self.kc.shell_channel.send(self.kc.session.msg("comm_open", content))
+
+    async def _replies(self, msg_id: str, deadline: float) -> tuple[str | None, str | None]:
+        """Read the kernel's output for one message until it is idle: the reply on the comm, and
+        what went wrong (an error, a failure of `_serve`), if anything."""
+        reply, said = None, None
+        while True:
+            msg = await self._next(self.kc.get_iopub_msg, deadline)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "comm_msg" and content.get("comm_id") == self.comm_id:
+                data = content.get("data", {})
+                reply = data.get("reply") if "reply" in data else None
+                said = data.get("failed")
+            elif kind == "error":
+                said = f"{content.get('ename')}: {content.get('evalue')}"
+            elif kind == "status" and content.get("execution_state") == "idle":
+                return (reply if isinstance(reply, str) else None), said
 
     async def _next(self, get, deadline: float) -> dict:
         from jupyter_core.utils import ensure_async

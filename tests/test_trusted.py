@@ -241,7 +241,7 @@ def test_only_plain_data_crosses():
         def __reduce__(self):
             return (exec, ("import pathlib; pathlib.Path('/tmp/course-pwned').touch()",))
 
-    def transport(code: str) -> str:
+    def transport(request: str) -> str:
         buffer = io.BytesIO()
         torch.save({"result": Evil()}, buffer)
         return base64.b64encode(buffer.getvalue()).decode()

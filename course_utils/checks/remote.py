@@ -2,7 +2,7 @@
 
 When grading, a checker runs in the trusted grading process and the student's code in the
 sandboxed kernel. The checker holds a `Remote` in place of the student's function; calling it
-sends the arguments to the kernel, `serve` (run there) calls the function, and the results come
+sends the arguments to the kernel, `_serve` (run there) calls the function, and the results come
 back as plain data: `torch.save` bytes loaded with `weights_only=True`, so no tensor subclass,
 no code, nothing the submission defined reaches the checker. Whatever the kernel patches, hooks
 or traces in its own interpreter can change only the outputs it sends back, which the checker
@@ -37,9 +37,10 @@ from typing import Any
 
 import torch
 
-__all__ = ["Remote", "RemoteError", "serve"]
+__all__ = ["Remote", "RemoteError", "open_channel"]
 
 MIME = "application/x-course-grader"  # the display_data type a reply travels in
+COMM_TARGET = "course-grader"  # the Jupyter comm requests and replies travel on (open_channel)
 MAX_REPLY = 512 * 1024 * 1024  # bytes of base64: a reply larger than this is refused
 
 
@@ -321,10 +322,11 @@ def _load(text: str) -> Any:
 class Remote:
     """The student's function (or a callable it returned), called in the kernel.
 
-    `transport(code) -> str` runs one line of code in the kernel and returns the base64 text of
-    the reply that `serve` published. A call raises what the student's code raised: a builtin
-    exception as itself (NotImplementedError, RuntimeError, ...) with `.where` (the student's line),
-    any other as RemoteError; a call of a forbidden function raises calling._Forbidden.
+    `transport(request) -> str` sends one request (base64 text) to the kernel, where `_serve`
+    answers it (over the comm of `open_channel`), and returns the reply's base64 text. A call
+    raises what the student's code raised: a builtin exception as itself (NotImplementedError,
+    RuntimeError, ...) with `.where` (the student's line), any other as RemoteError; a call of a
+    forbidden function raises calling._Forbidden.
     """
 
     def __init__(
@@ -389,9 +391,7 @@ class Remote:
             "no_grad": not torch.is_grad_enabled(),
             "rng": torch.get_rng_state(),  # torch's global generator, as if caller and callee shared it
         }
-        text = self._transport(
-            f"__import__('course_utils.checks.remote', fromlist=['serve']).serve({_dump(request)!r})"
-        )
+        text = self._transport(_dump(request))
         if len(text) > MAX_REPLY:
             raise GraderError(f"the kernel's reply is larger than {MAX_REPLY // 2**20} MiB")
         try:
@@ -481,11 +481,22 @@ def _rebuilt(error: dict) -> BaseException:
 _HANDLES: dict[int, Any] = {}
 
 
-def serve(text: str) -> None:
-    """Run one request in the kernel and publish the reply (display_data of type MIME)."""
-    from IPython.display import publish_display_data
+def open_channel() -> None:
+    """Answer the grader's requests on a Jupyter comm (COMM_TARGET): each comm message holds one
+    request, answered by `_serve` on the same comm. A comm message skips what an execute request
+    costs (input transformers, compiling, history, post-execute hooks): half the time per call."""
+    from comm import get_comm_manager
 
-    publish_display_data({MIME: _serve(text)})
+    def opened(comm, _open_msg) -> None:
+        def on_msg(msg) -> None:
+            try:
+                comm.send({"reply": _serve(msg["content"]["data"]["request"])})
+            except Exception as err:  # the grader's own code failed here: say so, do not hang
+                comm.send({"failed": f"{type(err).__name__}: {err}"})
+
+        comm.on_msg(on_msg)
+
+    get_comm_manager().register_target(COMM_TARGET, opened)
 
 
 def _serve(text: str, namespace: dict | None = None) -> str:
