@@ -37,6 +37,18 @@ def test_the_2d_slice_is_lowest_at_the_trained_point(lesson):
     assert centre == lowest
 
 
+def test_the_slice_directions_are_filter_normalized_as_li_et_al(lesson):
+    # per parameter of d1 and d2: a weight matrix's rows have the norms of theta_A's rows, a bias is 0
+    parts = lesson.probe(
+        "[[(p.dim(), ((x.view(p.shape).norm(dim=1) - t.view(p.shape).norm(dim=1)) if p.dim() == 2 else x)"
+        ".abs().max().item()) for p, x, t in zip(probe.parameters(), d.split(sizes), theta_A.split(sizes))]"
+        " for sizes in [[q.numel() for q in probe.parameters()]] for d in (d1, d2)]"
+    )
+    for direction in parts:
+        assert {dim for dim, _ in direction} == {1, 2}
+        assert all(gap < 1e-4 if dim == 2 else gap == 0.0 for dim, gap in direction), direction
+
+
 def test_a_stack_trains_like_separate_networks(lesson):
     assert lesson.probe("stack_vs_alone") < 1e-4
 
