@@ -26,7 +26,7 @@ def _sgd_run(data, generator, batch_size=100, lr=2e-3, optimizer="adam", steps=N
         else torch.optim.SGD(model.parameters(), lr=lr)
     )
     for _ in range(steps if steps is not None else data.budget // batch_size):
-        xb, yb = data.batch(torch.randint(0, data.n, (batch_size,), generator=generator))
+        xb, yb = data.batch(torch.randperm(data.n, generator=generator)[:batch_size])
         opt.zero_grad()
         F.cross_entropy(model(xb), yb).backward()
         opt.step()
