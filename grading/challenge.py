@@ -6,8 +6,9 @@ reach (the data folder, `data.used`), so when grading, `check_challenge` is hand
 `IsolatedChallenge` in place of the student's function. It starts a second sandboxed kernel
 (grading/sandbox.py) whose data folder is empty, runs there the checker's PRELUDE (imports) and
 the one cell that defines train_challenge, and calls it with a stand-in for CountedData whose
-every batch is asked of this process over Jupyter's stdin channel: this process draws it from
-its own CountedData, which counts it and refuses a batch past the budget. Then the kernel asks
+every batch is asked of this process over a Unix socket in the kernel's private socket folder
+(length-prefixed `torch.save` frames, loaded with `weights_only=True`): this process draws it
+from its own CountedData, which counts it and refuses a batch past the budget. Then the kernel asks
 for the test images (never the labels), and sends the model's logits back as plain data
 (`torch.save`, loaded with `weights_only=True`); the accuracy is computed here.
 """
@@ -15,15 +16,25 @@ for the test images (never the labels), and sends the model's logits back as pla
 from __future__ import annotations
 
 import ast
+import io
 import os
 import shutil
+import socket
 import tempfile
+import threading
 from time import monotonic
 from typing import Any
 
 import torch
 
-from course_utils.checks.challenge import ASK, PRELUDE, BudgetExceeded, Isolated, Predictions
+from course_utils.checks.challenge import (
+    PRELUDE,
+    BudgetExceeded,
+    Isolated,
+    Predictions,
+    _recv_frame,
+    _send_frame,
+)
 from course_utils.checks.remote import MAX_REPLY, MIME, GraderError, _dump, _load, _opaque, _rebuilt
 from grading.trusted import KernelStopped
 
@@ -70,7 +81,7 @@ class IsolatedChallenge(Isolated):
             "gen": generator.get_state(),
             "rng": torch.get_rng_state(),
         }
-        reply = run_sync(self._session)(self.cell, data, _dump(request))
+        reply = run_sync(self._session)(self.cell, data, request)
         if "over" in reply:
             raise BudgetExceeded(str(reply["over"]))
         if "error" in reply:
@@ -80,29 +91,59 @@ class IsolatedChallenge(Isolated):
         logits = reply.get("logits")
         return Predictions(self.X_test, logits if isinstance(logits, torch.Tensor) else _opaque(str(logits)))
 
-    def _answer(self, data, prompt: str) -> str:
-        """This process's answer to one request of the challenge's kernel."""
-        if not prompt.startswith(ASK):
-            return ""  # the student's own input(): nobody types here
+    def _answer(self, data, frame: bytes) -> bytes:
+        """This process's answer to one request of the challenge's kernel (torch.save bytes)."""
+
+        def reply(tree: dict) -> bytes:
+            buffer = io.BytesIO()
+            torch.save(tree, buffer)
+            return buffer.getvalue()
+
         try:
-            request = _load(prompt[len(ASK) :])
+            request = torch.load(io.BytesIO(frame), weights_only=True)
             op = request.get("op")
         except Exception:
-            return _dump({"error": "a request the grader cannot read"})
+            return reply({"error": "a request the grader cannot read"})
         if op == "test_images":
-            return _dump({"X": self.X_test})
+            return reply({"X": self.X_test})
         if op == "batch" and isinstance(request.get("idx"), torch.Tensor):
             idx = request["idx"].long().flatten()
             if len(idx) and not (-data.n <= int(idx.min()) and int(idx.max()) < data.n):
-                return _dump({"error": f"index out of range: the training set has {data.n:,} examples"})
+                return reply({"error": f"index out of range: the training set has {data.n:,} examples"})
             try:
                 X, y = data.batch(idx)
             except BudgetExceeded as err:
-                return _dump({"over": str(err)})
-            return _dump({"X": X, "y": y, "used": data.used})
-        return _dump({"error": "a request the grader does not know"})
+                return reply({"over": str(err)})
+            return reply({"X": X, "y": y, "used": data.used})
+        return reply({"error": "a request the grader does not know"})
 
-    async def _session(self, cell: str, data, request: str) -> dict:
+    def _serve_channel(self, server: socket.socket, data, stop: threading.Event) -> None:
+        """Answer the kernel's requests on the channel's socket until the run is over."""
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(0.5)
+                while not stop.is_set():
+                    try:
+                        frame = _recv_frame(conn)
+                    except TimeoutError:
+                        continue
+                    except (OSError, ValueError):
+                        break
+                    if frame is None:
+                        break
+                    try:
+                        _send_frame(conn, self._answer(data, frame))
+                    except OSError:
+                        break
+
+    async def _session(self, cell: str, data, request: dict) -> dict:
         import zmq
         import zmq.asyncio
 
@@ -124,13 +165,28 @@ class IsolatedChallenge(Isolated):
             deadline = monotonic() + self.timeout
             poller = zmq.asyncio.Poller()
             poller.register(kc.iopub_channel.socket, zmq.POLLIN)
-            poller.register(kc.stdin_channel.socket, zmq.POLLIN)
-            setup = await self._run(kc, km, poller, PRELUDE + "\n" + cell, data, deadline)
+            setup = await self._run(kc, km, poller, PRELUDE + "\n" + cell, deadline)
             if setup["error"]:
                 said = f"the cell of {FUNCTION} failed: {setup['error']}"
                 return {"error": {"type": "CellError", "message": said}}
-            run = f"__import__('course_utils.checks.challenge', fromlist=['_'])._isolated_run({request!r})"
-            done = await self._run(kc, km, poller, run, data, deadline)
+            # The data channel: a Unix socket in the kernel's private socket folder (no network in
+            # the sandbox), answered by a thread of this process while the kernel trains.
+            path = os.path.join(km._ipc_dir, "challenge")
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            server.bind(path)
+            os.chmod(path, 0o666)  # the kernel's uid connects; the folder admits no one else
+            server.listen(1)
+            stop = threading.Event()
+            serving = threading.Thread(target=self._serve_channel, args=(server, data, stop), daemon=True)
+            serving.start()
+            try:
+                sent = _dump({**request, "channel": path})
+                run = f"__import__('course_utils.checks.challenge', fromlist=['_'])._isolated_run({sent!r})"
+                done = await self._run(kc, km, poller, run, deadline)
+            finally:
+                stop.set()
+                serving.join()
+                server.close()
             if not isinstance(done["reply"], str):
                 raise GraderError(f"the challenge's kernel sent no result ({done['error'] or 'no output'})")
             if len(done["reply"]) > MAX_REPLY:
@@ -151,11 +207,11 @@ class IsolatedChallenge(Isolated):
                 shutil.rmtree(scratch, ignore_errors=True)
                 _stops[:] = stops
 
-    async def _run(self, kc, km, poller, code: str, data, deadline: float) -> dict[str, Any]:
-        """Execute `code`, answering its stdin requests; its reply (MIME) and error, if any."""
+    async def _run(self, kc, km, poller, code: str, deadline: float) -> dict[str, Any]:
+        """Execute `code`; its reply (MIME) and error, if any."""
         import zmq
 
-        msg_id = kc.execute(code, silent=False, store_history=False, allow_stdin=True, stop_on_error=False)
+        msg_id = kc.execute(code, silent=False, store_history=False, allow_stdin=False, stop_on_error=False)
         out: dict[str, Any] = {"reply": None, "error": None}
         while True:
             left = deadline - monotonic()
@@ -173,10 +229,6 @@ class IsolatedChallenge(Isolated):
                         "limit) while training.",
                     )
                 continue
-            if events.get(kc.stdin_channel.socket) == zmq.POLLIN:
-                msg = await kc.stdin_channel.get_msg(timeout=0)
-                if msg["msg_type"] == "input_request" and msg["parent_header"].get("msg_id") == msg_id:
-                    kc.input(self._answer(data, msg["content"].get("prompt", "")))
             if events.get(kc.iopub_channel.socket) == zmq.POLLIN:
                 msg = await kc.iopub_channel.get_msg(timeout=0)
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:

@@ -74,6 +74,23 @@ def test_the_last_cell_that_defines_it_is_the_one_graded(transport):
     assert errors and "⏳" in printed
 
 
+# Looks for MNIST's files where the course keeps them (its data folder, the repository, /tmp).
+LOOKS_FOR_LABELS = """
+    import os
+
+    def train_challenge(data, generator):
+        found = []
+        roots = [os.environ.get("COURSE_DATA_DIR", "/"), os.getcwd(), "/tmp", "/work", "/root"]
+        for root in roots:
+            for here, folders, files in os.walk(root):
+                found += [
+                    os.path.join(here, f)
+                    for f in files
+                    if f.startswith(("t10k-", "train-")) or here.endswith("course_cache")
+                ]
+        raise RuntimeError(f"found {sorted(set(found))}")
+    """
+
 ATTACKS = {
     # Resetting the kernel's count: the grader counts every batch it sends.
     "resets data.used and draws past the budget": """
@@ -102,13 +119,7 @@ ATTACKS = {
                 optimizer.step()
             return model
         """,
-    "opens the raw files itself": """
-        import glob, os
-
-        def train_challenge(data, generator):
-            found = glob.glob("/**/t10k-labels*", recursive=True)
-            raise RuntimeError(f"found {found}")
-        """,
+    "opens the raw files itself": LOOKS_FOR_LABELS,
     # A model trained elsewhere, pasted in: refused by size.
     "pastes in a model": "WEIGHTS = '" + "A" * 30_000 + "'\n" + RIGHT,
 }
@@ -119,6 +130,11 @@ def test_an_attack_earns_no_points(transport, attack):
     errors, printed = grade(transport, ATTACKS[attack])
     assert errors, printed
     assert "✅" not in printed
+
+
+def test_no_mnist_file_is_within_reach(transport):
+    errors, printed = grade(transport, LOOKS_FOR_LABELS)
+    assert "found []" in printed, printed
 
 
 def test_over_budget_is_named(transport):

@@ -26,7 +26,6 @@ from torch import nn
 
 from course_utils.models import MLP, SoftmaxRegression, seed_everything
 """
-ASK = "course-grader-challenge:"  # the prompt of a request to the grader (Jupyter's stdin channel)
 
 
 class BudgetExceeded(RuntimeError):
@@ -244,25 +243,71 @@ def check_challenge(
 # ----------------------------------------------------------------- in the challenge's own kernel
 
 
-def _ask(request: dict) -> dict:
-    """A request to the grader, which answers it on Jupyter's stdin channel."""
-    from course_utils.checks.remote import _dump, _load
+MAX_FRAME = 1 << 30  # bytes: a frame of the challenge's channel larger than this is refused
 
-    return _load(input(ASK + _dump(request)))
+
+def _send_frame(sock, payload: bytes) -> None:
+    sock.sendall(len(payload).to_bytes(8, "big") + payload)
+
+
+def _recv_frame(sock) -> bytes | None:
+    """One length-prefixed frame, or None when the other side closed the connection."""
+    head = _recv_exactly(sock, 8)
+    if head is None:
+        return None
+    size = int.from_bytes(head, "big")
+    if size > MAX_FRAME:
+        raise ValueError(f"a frame of {size} bytes")
+    return _recv_exactly(sock, size)
+
+
+def _recv_exactly(sock, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+class _Channel:
+    """The kernel's end of the grader's socket: a request out, its answer back (torch.save bytes)."""
+
+    def __init__(self, path: str):
+        import socket
+
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+
+    def ask(self, request: dict) -> dict:
+        import io
+
+        buffer = io.BytesIO()
+        torch.save(request, buffer)
+        _send_frame(self.sock, buffer.getvalue())
+        reply = _recv_frame(self.sock)
+        if reply is None:
+            raise ConnectionError("the grader closed the challenge's channel")
+        return torch.load(io.BytesIO(reply), weights_only=True)
 
 
 class _AskedData:
     """CountedData in the challenge's kernel: each batch comes from the grader, which counts it."""
 
-    def __init__(self, n: int, budget: int):
+    def __init__(self, n: int, budget: int, channel: _Channel):
         self.n, self.budget, self.used = n, budget, 0
+        self._channel = channel
 
     @property
     def left(self) -> int:
         return self.budget - self.used
 
     def batch(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
-        reply = _ask({"op": "batch", "idx": torch.as_tensor(idx, dtype=torch.long).flatten().clone()})
+        reply = self._channel.ask(
+            {"op": "batch", "idx": torch.as_tensor(idx, dtype=torch.long).flatten().clone()}
+        )
         if "over" in reply:
             raise BudgetExceeded(str(reply["over"]))
         if "error" in reply:
@@ -282,7 +327,8 @@ def _isolated_run(request: str) -> None:
     torch.set_rng_state(req["rng"])
     gen = torch.Generator()
     gen.set_state(req["gen"])
-    data = _AskedData(int(req["n"]), int(req["budget"]))
+    channel = _Channel(str(req["channel"]))
+    data = _AskedData(int(req["n"]), int(req["budget"]), channel)
     reply: dict = {}
     try:
         namespace = _user_namespace()
@@ -292,7 +338,7 @@ def _isolated_run(request: str) -> None:
         if model is None or not callable(model):
             reply["returned"] = type(model).__name__
         else:
-            X = _ask({"op": "test_images"})["X"]
+            X = channel.ask({"op": "test_images"})["X"]
             if callable(getattr(model, "eval", None)):
                 model.eval()
             with torch.no_grad():
