@@ -11,6 +11,8 @@ results.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 from queue import Empty
 from time import monotonic
@@ -63,6 +65,20 @@ class PromptReplies:
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
 
+def _warm_up_checkers() -> None:
+    """Import torch and the checkers for trusted.verdict in a thread, while the kernel starts and
+    runs the cells above the first test: the seconds torch's import takes then overlap the
+    notebook's own, instead of being added at the first graded cell. (verdict's own imports wait
+    for this one to finish: the import system locks each module.)"""
+
+    def imports() -> None:
+        with contextlib.suppress(Exception):  # verdict imports them again, and reports a failure
+            import course_utils.checks  # noqa: F401  (torch with it)
+            import course_utils.checks.remote  # noqa: F401
+
+    threading.Thread(target=imports, name="warm-up-checkers", daemon=True).start()
+
+
 class GuardedExecute(PromptReplies, Execute):
     """Execute every cell; a dead or unstoppable kernel costs only the cells from there on."""
 
@@ -74,6 +90,8 @@ class GuardedExecute(PromptReplies, Execute):
     def preprocess(self, nb, resources=None, km=None):
         NotebookClient.__init__(self, nb, km)
         self._kernel_transport = None
+        if self.trusted_checks:
+            _warm_up_checkers()
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         stopped: str | None = None
