@@ -256,11 +256,21 @@ def verdict(source: str, transport, student_code: list[str] | tuple[str, ...] = 
     """
     import torch
 
+    from course_utils.checks import remote
+
+    torch.set_num_threads(int(os.environ.get("COURSE_GRADER_THREADS", "1")))
+    was = remote.IN_GRADER[0]
+    remote.IN_GRADER[0] = True  # no notebook code runs in this process: checkers skip their tamper scan
+    try:
+        return _decide(source, transport, student_code)
+    finally:
+        remote.IN_GRADER[0] = was  # a test process goes on to run checkers as a notebook does
+
+
+def _decide(source: str, transport, student_code) -> list[NotebookNode]:
     import course_utils.checks as checks
     from course_utils.checks import remote, reporting
 
-    torch.set_num_threads(int(os.environ.get("COURSE_GRADER_THREADS", "1")))
-    remote.IN_GRADER[0] = True
     printed = io.StringIO()
     if isinstance(transport, KernelTransport):
         transport.deadline = monotonic() + transport.timeout

@@ -227,11 +227,11 @@ def test_get_device_picks_the_gpu_when_there_is_one(monkeypatch):
 def test_helpers_put_data_and_batches_on_the_device():
     """load_mnist(device=) and the training batches follow the device asked for ("meta": no GPU needed)."""
     from course_utils.data import load_mnist
-    from course_utils.training import _batches
+    from course_utils.training import epoch_batches
 
     X, y = load_mnist("test", subset=64, device="meta")
     assert X.device.type == y.device.type == "meta" and X.shape == (64, 784)
-    batch = next(_batches(64, 16, torch.Generator().manual_seed(0), X.device))
+    batch = next(epoch_batches(64, 16, torch.Generator().manual_seed(0), X.device))
     assert batch.device.type == "meta" and batch.shape == (16,)
 
 
