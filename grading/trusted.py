@@ -169,6 +169,17 @@ _DYNAMIC = {
     "get_ipython", "run_cell", "attrgetter", "methodcaller", "import_module", "marshal", "pickle",
     "ctypes", "ops", "_C", "__builtins__",
 }  # fmt: skip
+# Attributes and modules that reach a function by a string (inspect, pydoc, pkgutil, sys.modules) or
+# run code where the kernel's watch does not look (it sees the calling thread): as names of an
+# attribute or an import only, so that a variable called `modules` is no offence.
+_ROUTES = {
+    "getattr_static", "getmembers", "locate", "resolve_name", "modules", "inspect", "pydoc", "pkgutil",
+    "setprofile", "settrace", "threading", "_thread", "Thread", "concurrent", "multiprocessing",
+    "subprocess", "Popen", "system", "fork", "spawn", "overrides",
+}  # fmt: skip
+
+
+_PRIVATE_OK = {"_", "__init__", "__name__"}
 
 
 def forbidden_use(
@@ -202,7 +213,8 @@ def forbidden_use(
                 continue  # another exercise's cell may call torch's function; an alias taken there may not
             names: list[str] = []
             if isinstance(node, ast.Attribute):
-                names = [node.attr]
+                own_attr = isinstance(node.value, ast.Name) and node.value.id == "self"
+                names = [] if own_attr and not _names_a_banned(node.attr.strip("_"), banned) else [node.attr]
             elif isinstance(node, ast.Name):
                 names = [node.id] if node.id in _DYNAMIC else []
             elif isinstance(node, ast.Import):
@@ -210,7 +222,7 @@ def forbidden_use(
             elif isinstance(node, ast.ImportFrom):
                 names = [a.name for a in node.names] + (node.module or "").split(".")
             for name in names:
-                if name in _DYNAMIC or _names_a_banned(name, banned):
+                if name in _DYNAMIC or name in _ROUTES or _names_a_banned(name, banned):
                     at = getattr(node, "lineno", 0)
                     line = lines[at - 1].strip() if 0 < at <= len(lines) else name
                     return f"`{name}` in your line `{line}`"
@@ -230,9 +242,12 @@ def _scan(code: list[str] | tuple[str, ...], function: str, forbid: list[str]) -
 
 
 def _names_a_banned(name: str, banned: set[str]) -> bool:
-    """`softmax`, `_softmax`, `log_softmax`, `softmax_backward`, a dunder; not `check_softmax`."""
+    """`softmax`, `_softmax`, `log_softmax`, `softmax_backward`, a dunder, a private name of a
+    module (`_forbid`, `_python_dispatch`: the checkers' and torch's internals); not `check_softmax`."""
     low = name.lower()
     if low.startswith("__") and low not in ("__init__", "__name__"):
+        return True
+    if low.startswith("_") and low not in _PRIVATE_OK:
         return True
     core = low.strip("_")
     return not core.startswith("check_") and any(

@@ -218,6 +218,71 @@ def test_torchs_own_version_reached_around_the_kernels_guard_earns_nothing(kerne
     assert "torch's own" in printed
 
 
+# torch's own softmax reached by routes a scan of names cannot follow (a string, a module that calls
+# it): the kernel's watch sees its aten operator run, with the grader's scan switched off.
+AROUND_THE_SCAN = {
+    "getattr_static": "import inspect\n_sm = inspect.getattr_static(torch, 'soft' + 'max')\n"
+    "def softmax(z):\n    return _sm(z, dim=1)\n",
+    "pydoc.locate": "import pydoc\n_sm = pydoc.locate('torch.nn.functional.' + 'soft' + 'max')\n"
+    "def softmax(z):\n    return _sm(z, dim=1)\n",
+    "torch.distributions": "def softmax(z):\n    return torch.distributions.utils.logits_to_probs(z)\n",
+    "the error caught": "import inspect\n_sm = inspect.getattr_static(torch.Tensor, 'soft' + 'max')\n"
+    "def softmax(z):\n    try:\n        return torch.softmax(z, 1)\n    except Exception:\n"
+    "        return _sm(z, 1)\n",
+}
+
+
+@pytest.mark.parametrize("code", AROUND_THE_SCAN.values(), ids=AROUND_THE_SCAN.keys())
+def test_the_kernels_watch_sees_torchs_version_however_it_was_reached(kernel, code):
+    errors, printed = run(kernel, code, student_code=[])
+    assert [e.ename for e in errors] == ["CheckFailure"], printed
+    assert "torch's own" in printed
+
+
+def test_the_watch_sees_an_optimizers_step_and_functional_form_through_any_alias():
+    import importlib
+    import inspect
+
+    import torch
+
+    from course_utils.checks.calling import _forbid, _Forbidden
+    from course_utils.checks.optimizers import _SGD_FORBID
+
+    w = torch.ones(3, requires_grad=True)
+    w.grad = torch.ones(3)
+    optimizer = torch.optim.SGD([w], lr=0.1, momentum=0.9)
+    step = inspect.getattr_static(torch.optim.SGD, "step")  # taken before the check
+    functional = inspect.getattr_static(importlib.import_module("torch.optim.sgd"), "sgd")
+    calls = {
+        "step": lambda: step(optimizer),
+        "functional": lambda: functional([w.detach()], [w.grad], [None], weight_decay=0.0, momentum=0.9,
+                                         lr=0.1, dampening=0.0, nesterov=False, maximize=False),
+    }  # fmt: skip
+    for label, call in calls.items():
+        with pytest.raises(_Forbidden, match="SGD"), _forbid(_SGD_FORBID):
+            call()
+        assert torch.optim.SGD.step is step, label  # put back
+    with _forbid(_SGD_FORBID):  # the student's own arithmetic passes
+        w.data.add_(w.grad, alpha=-0.1)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sys\nsys.modules['course_utils.checks.calling']._forbid = None\n",
+        "import course_utils.checks.calling as c\nc._Watch = None\n",
+        "from torch.utils import _python_dispatch\n",
+        "import sys\nsys.setprofile(None)\n",
+        "import threading\n",
+        "from concurrent.futures import ThreadPoolExecutor\n",
+        "import os\nos.system('python -c 1')\n",
+    ],
+    ids=["sys.modules", "private name", "torch internals", "setprofile", "threading", "pool", "process"],
+)
+def test_the_scan_refuses_ways_around_the_kernels_watch(code):
+    assert forbidden_use([code], ["torch.softmax"]), code
+
+
 def test_the_scan_looks_only_at_names_not_at_words():
     code = [
         "def softmax(z):\n"
