@@ -169,13 +169,17 @@ _DYNAMIC = {
     "get_ipython", "run_cell", "attrgetter", "methodcaller", "import_module", "marshal", "pickle",
     "ctypes", "ops", "_C", "__builtins__",
 }  # fmt: skip
-# Attributes and modules that reach a function by a string (inspect, pydoc, pkgutil, sys.modules) or
-# run code where the kernel's watch does not look (it sees the calling thread): as names of an
-# attribute or an import only, so that a variable called `modules` is no offence.
+# Attributes and modules that reach a function by a string (inspect, pydoc, pkgutil, sys.modules),
+# run code where the kernel's watch does not look (it sees the calling thread) or answer the
+# grader's requests in the checkers' stead: as names of an attribute or an import only, so that a
+# variable called `modules` is no offence.
 _ROUTES = {
     "getattr_static", "getmembers", "locate", "resolve_name", "modules", "inspect", "pydoc", "pkgutil",
     "setprofile", "settrace", "threading", "_thread", "Thread", "concurrent", "multiprocessing",
     "subprocess", "Popen", "system", "fork", "spawn", "overrides",
+    # the grader's channel into the kernel, which a submission could answer itself
+    "comm", "Comm", "CommManager", "get_comm_manager", "comm_manager", "register_target", "on_msg",
+    "ipykernel", "shell_handlers", "remote", "calling", "open_channel",
 }  # fmt: skip
 
 

@@ -276,8 +276,20 @@ def test_the_watch_sees_an_optimizers_step_and_functional_form_through_any_alias
         "import threading\n",
         "from concurrent.futures import ThreadPoolExecutor\n",
         "import os\nos.system('python -c 1')\n",
+        "import comm\ncomm.get_comm_manager().register_target('course-grader', print)\n",
+        "from course_utils.checks import remote\n",
     ],
-    ids=["sys.modules", "private name", "torch internals", "setprofile", "threading", "pool", "process"],
+    ids=[
+        "sys.modules",
+        "private name",
+        "torch internals",
+        "setprofile",
+        "threading",
+        "pool",
+        "process",
+        "comm",
+        "checker internals",
+    ],
 )
 def test_the_scan_refuses_ways_around_the_kernels_watch(code):
     assert forbidden_use([code], ["torch.softmax"]), code
