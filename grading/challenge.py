@@ -28,10 +28,12 @@ from typing import Any
 import torch
 
 from course_utils.checks.challenge import (
+    BATCH,
     PRELUDE,
     BudgetExceeded,
     Isolated,
     Predictions,
+    _batch_frame,
     _recv_frame,
     _send_frame,
 )
@@ -99,11 +101,19 @@ class IsolatedChallenge(Isolated):
             torch.save(tree, buffer)
             return buffer.getvalue()
 
-        try:
-            request = torch.load(io.BytesIO(frame), weights_only=True)
-            op = request.get("op")
-        except Exception:
-            return reply({"error": "a request the grader cannot read"})
+        if frame[:1] == BATCH:  # the raw form of a batch request (course_utils/checks/challenge.py)
+            if (len(frame) - 1) % 8:
+                return reply({"error": "a request the grader cannot read"})
+            idx = torch.frombuffer(bytearray(frame[1:]) or bytearray(8), dtype=torch.long)[
+                : (len(frame) - 1) // 8
+            ]
+            op, request = "batch", {"idx": idx}
+        else:
+            try:
+                request = torch.load(io.BytesIO(frame), weights_only=True)
+                op = request.get("op")
+            except Exception:
+                return reply({"error": "a request the grader cannot read"})
         if op == "test_images":
             return reply({"X": self.X_test})
         if op == "batch" and isinstance(request.get("idx"), torch.Tensor):
@@ -114,7 +124,7 @@ class IsolatedChallenge(Isolated):
                 X, y = data.batch(idx)
             except BudgetExceeded as err:
                 return reply({"over": str(err)})
-            return reply({"X": X, "y": y, "used": data.used})
+            return _batch_frame(X, y, data.used)
         return reply({"error": "a request the grader does not know"})
 
     def _serve_channel(self, server: socket.socket, data, stop: threading.Event) -> None:

@@ -375,17 +375,21 @@ def take_uid_if_free(uid: int) -> int:
 
 
 def processes_of(uid: int) -> list[int]:
-    """The pids running as `uid` (zombies not yet reaped included)."""
+    """The pids of live processes running as `uid`. A zombie is not one: it has exited, holds no
+    memory or file and runs no code, and the one that reaps it may be the machine's init (a
+    killed launcher's bwrap is reparented there), which in a container can take a second."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/status") as f:
-                line = next(line for line in f if line.startswith("Uid:"))
-        except (OSError, StopIteration):
+                fields = dict(line.split(":", 1) for line in f if line.startswith(("State:", "Uid:")))
+        except (OSError, ValueError):
             continue
-        if int(line.split()[1]) == uid:
+        if "Uid" not in fields or fields.get("State", "").split()[:1] in (["Z"], ["X"]):
+            continue
+        if int(fields["Uid"].split()[0]) == uid:
             found.append(int(name))
     return found
 
