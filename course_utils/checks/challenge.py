@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.models import MLP, SoftmaxRegression, seed_everything
+
+torch.set_num_threads(1)  # as every lesson: the numbers of the student's own run
 """
 
 
