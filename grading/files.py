@@ -22,9 +22,10 @@ def read_regular(path: Path) -> bytes | None:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None  # a link (ELOOP), a missing file, a FIFO we may not open
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder, a FIFO, a device: before fdopen,
+        os.close(fd)  # which refuses a folder with an error (it stopped a whole collect)
+        return None
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return None
         return f.read()
 
 

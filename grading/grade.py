@@ -69,17 +69,29 @@ def _real_dir(path: Path) -> bool:
     return not path.is_symlink() and path.is_dir()
 
 
+def _identity(path: Path) -> tuple[int, int]:
+    st = os.lstat(path)
+    return st.st_dev, st.st_ino
+
+
+def _identities(*folders: Path) -> set[tuple[int, int]]:
+    """(device, inode) of every file under the folders: a hard link shares them."""
+    return {_identity(p) for folder in folders if folder.is_dir() for p in folder.rglob("*") if p.is_file()}
+
+
 def collect(course: Path, folder: Path, lesson: str | None, source: Path = SOLUTIONS) -> list[str]:
     """Copy FOLDER/<student>/<lesson>.ipynb (or nbgrader's <student>/<lesson>/<lesson>.ipynb).
 
     Only real folders and regular files inside FOLDER are taken: a symbolic link anywhere on the
-    way, or a student id that is not safe for nbgrader (see SAFE_ID), is refused and listed; the
+    way, a notebook that is a folder or a FIFO, a hard link to the course's own files, or a
+    student id that is not safe for nbgrader (see SAFE_ID), is refused and listed; the
     return value is that list. A file that is not a readable notebook is kept beside the others as
     `<lesson>.ipynb.broken`: it is scored 0 and problems.json says why.
     """
     known = lessons(None, source) if lesson is None else [lesson]
     problems = _problems(course)
     count, refused = 0, []
+    own = _identities(course / "source", course / "release", source)  # a hard link to these is refused
     for entry in sorted(folder.iterdir()):
         student = entry.name
         if entry.is_symlink():
@@ -102,7 +114,14 @@ def collect(course: Path, folder: Path, lesson: str | None, source: Path = SOLUT
                 data = read_regular(candidate) if _real_dir(parent) else None
                 if data is not None:
                     break
+                if _real_dir(parent) and os.path.lexists(candidate):
+                    refused.append(f"{student}/{candidate.relative_to(entry)}: not a regular file")
+                    break
             if data is None:
+                continue
+            if _identity(candidate) in own:
+                where = candidate.relative_to(entry)
+                refused.append(f"{student}/{where}: a hard link to the course's own file")
                 continue
             dest = real_dir(course, "submitted", student, name)
             for old in dest.glob(f"{name}.ipynb*"):

@@ -4,7 +4,8 @@ A hostile inbox: a student folder that is a symbolic link into the course's sour
 get the instructor's solution graded as the student's), a folder named `*` (passed to nbgrader,
 a glob that regrades the class), a notebook that is a link to a file elsewhere, a lesson folder
 that is a link, a FIFO where a notebook should be. Each is refused and listed; the honest
-students are collected; nothing is read through a link.
+students are collected; nothing is read through a link. Also a folder where a notebook should be
+(it stopped the whole collect) and a hard link to the instructor's notebook.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def test_collect_refuses_links_and_unsafe_ids(tmp_path, capsys):
     (inbox / "trudy" / LESSON).symlink_to(source)  # nbgrader's layout, the lesson folder a link
     (inbox / "fifo").mkdir()
     os.mkfifo(inbox / "fifo" / f"{LESSON}.ipynb")  # opening it would block a careless reader
+    (inbox / "folder" / f"{LESSON}.ipynb").mkdir(parents=True)  # it stopped the whole collect
+    (inbox / "linker").mkdir()
+    os.link(source / f"{LESSON}.ipynb", inbox / "linker" / f"{LESSON}.ipynb")  # a hard link
     (inbox / "notes.txt").write_text("not a student")
 
     refused = collect(course, inbox, LESSON, source)
@@ -57,11 +61,12 @@ def test_collect_refuses_links_and_unsafe_ids(tmp_path, capsys):
     )
     assert submitted == [f"alice/{LESSON}/{LESSON}.ipynb", f"bob.smith-2/{LESSON}/{LESSON}.ipynb"]
     said = "\n".join(refused)
-    for name in ("mallory", "'*'", "'..hidden'", "eve/", "trudy/"):
+    for name in ("mallory", "'*'", "'..hidden'", "eve/", "trudy/", "fifo/", "folder/", "linker/"):
         assert name in said, (name, said)
-    assert len(refused) == 5
+    assert "not a regular file" in said and "a hard link to" in said
+    assert len(refused) == 8
     out = capsys.readouterr().out
-    assert "refused 5 entries" in out and "then collect again" in out
+    assert "refused 8 entries" in out and "then collect again" in out
     # nothing of the instructor's or the outside file came in
     for path in (course / "submitted").rglob("*.ipynb"):
         assert "instructor" not in path.read_text() and "must not reach" not in path.read_text()
