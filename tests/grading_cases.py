@@ -148,6 +148,9 @@ def _cost(lost: float) -> str:
     return f"This cost {lost:g} point"
 
 
+LOOKUP = "looks names up at run time is refused"  # the diagnosis of forbidden_use's lookups
+
+
 def hostile(
     a: Assignment,
     outside: Path | Sequence[Path],
@@ -179,6 +182,14 @@ def hostile(
 
     def after(cell: str) -> list[str]:
         return [t for t in pts if order.index(t) > order.index(cell)]
+
+    def forbids(test_cell: str) -> bool:  # its check forbids torch's own version of the exercise
+        import inspect
+
+        import course_utils.checks as checks
+
+        checker = getattr(checks, a.checker_name(test_cell))
+        return "forbid" in inspect.getsource(getattr(checker, "__wrapped__", checker))
 
     def sub(code: dict[str, str], *edits) -> nbformat.NotebookNode:
         return edited(a.submission(code), *edits)
@@ -306,8 +317,11 @@ def hostile(
                     ),
                 }
             ),
-            lose1,  # the wrong answer is graded in the grading process, whatever the kernel imports
-            {t1: [wrong.words]},
+            # The wrong answer is graded in the grading process, whatever the kernel imports; but
+            # `sys.modules` is a way around the kernel's watch for torch's own functions, so every
+            # check that forbids one refuses it (grading/trusted.py, forbidden_use).
+            full - sum(p for t, p in pts.items() if t == t1 or forbids(t)),
+            {t: [LOOKUP if forbids(t) else wrong.words] for t in pts if t == t1 or forbids(t)},
         ),
         (
             "builtins-replaced",
