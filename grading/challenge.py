@@ -34,6 +34,7 @@ from course_utils.checks.challenge import (
     Isolated,
     Predictions,
     _batch_frame,
+    _int64s,
     _recv_frame,
     _send_frame,
 )
@@ -104,10 +105,7 @@ class IsolatedChallenge(Isolated):
         if frame[:1] == BATCH:  # the raw form of a batch request (course_utils/checks/challenge.py)
             if (len(frame) - 1) % 8:
                 return reply({"error": "a request the grader cannot read"})
-            idx = torch.frombuffer(bytearray(frame[1:]) or bytearray(8), dtype=torch.long)[
-                : (len(frame) - 1) // 8
-            ]
-            op, request = "batch", {"idx": idx}
+            op, request = "batch", {"idx": _int64s(frame[1:])}
         else:
             try:
                 request = torch.load(io.BytesIO(frame), weights_only=True)

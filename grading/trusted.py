@@ -249,9 +249,7 @@ def _names_a_banned(name: str, banned: set[str]) -> bool:
     """`softmax`, `_softmax`, `log_softmax`, `softmax_backward`, a dunder, a private name of a
     module (`_forbid`, `_python_dispatch`: the checkers' and torch's internals); not `check_softmax`."""
     low = name.lower()
-    if low.startswith("__") and low not in ("__init__", "__name__"):
-        return True
-    if low.startswith("_") and low not in _PRIVATE_OK:
+    if low.startswith("_") and low not in _PRIVATE_OK:  # dunders included
         return True
     core = low.strip("_")
     return not core.startswith("check_") and any(

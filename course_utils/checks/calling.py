@@ -40,7 +40,7 @@ def _forbid(targets: Iterable[tuple[object, str]]):
 
     The names are replaced by a function that raises, which names the call at once; and a watch
     notes torch's version when it runs however the student's code reached it (an alias taken by
-    any lookup, nn.Softmax, torch.distributions): its aten operator and its Python code.
+    any lookup, nn.Softmax, torch.distributions): by its torch name or its Python code.
     """
     from course_utils.checks.remote import forbidding
 

@@ -279,8 +279,12 @@ def _from_batch_frame(frame: bytes) -> tuple[torch.Tensor, torch.Tensor, int]:
         if size
         else torch.zeros(shape)
     )
-    y = torch.frombuffer(bytearray(body[start + 4 * size :]) or bytearray(8), dtype=torch.long)[: shape[0]]
-    return X, y, used
+    return X, _int64s(body[start + 4 * size :]), used
+
+
+def _int64s(raw) -> torch.Tensor:
+    """Raw little-endian int64 bytes as a tensor (a copy: frombuffer refuses an empty buffer)."""
+    return torch.frombuffer(bytearray(raw) or bytearray(8), dtype=torch.long)[: len(raw) // 8]
 
 
 def _send_frame(sock, payload: bytes) -> None:
