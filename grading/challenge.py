@@ -3,9 +3,10 @@
 The challenge's points depend on two things a submission must not reach: how many training
 examples it drew (its budget) and the test labels. In the notebook's kernel both would be within
 reach (the data folder, `data.used`), so when grading, `check_challenge` is handed an
-`IsolatedChallenge` in place of the student's function. It starts a second sandboxed kernel
-(grading/sandbox.py) whose data folder is empty, runs there the checker's PRELUDE (imports) and
-the one cell that defines train_challenge, and calls it with a stand-in for CountedData whose
+`IsolatedChallenge` in place of the student's function. Each call takes a sandboxed kernel of
+its own (grading/sandbox.py) whose data folder is empty, where the checker's PRELUDE (imports)
+and the one cell that defines train_challenge have run (grading/challenge_kernels.py: made ready
+while the notebook's earlier cells ran), and calls it with a stand-in for CountedData whose
 every batch is asked of this process over a Unix socket in the kernel's private socket folder
 (length-prefixed `torch.save` frames, loaded with `weights_only=True`): this process draws it
 from its own CountedData, which counts it and refuses a batch past the budget. Then the kernel asks
@@ -15,21 +16,17 @@ for the test images (never the labels), and sends the model's logits back as pla
 
 from __future__ import annotations
 
-import ast
+import asyncio
 import io
 import os
-import shutil
 import socket
-import tempfile
 import threading
 from time import monotonic
-from typing import Any
 
 import torch
 
 from course_utils.checks.challenge import (
     BATCH,
-    PRELUDE,
     BudgetExceeded,
     Isolated,
     Predictions,
@@ -38,39 +35,21 @@ from course_utils.checks.challenge import (
     _recv_frame,
     _send_frame,
 )
-from course_utils.checks.remote import MAX_REPLY, MIME, GraderError, _dump, _load, _opaque, _rebuilt
-from grading.trusted import KernelStopped
-
-MAX_CELL = 20_000  # characters: a challenge cell is code, not a model trained elsewhere and pasted in
-FUNCTION = "train_challenge"
-
-
-def challenge_cell(student_code: list[str] | tuple[str, ...]) -> str | None:
-    """The last of the student's cells that defines train_challenge at its top level."""
-    found = None
-    for source in student_code:
-        try:
-            body = ast.parse(source).body
-        except SyntaxError:
-            continue
-        if any(isinstance(n, ast.FunctionDef) and n.name == FUNCTION for n in body):
-            found = source
-    return found
+from course_utils.checks.remote import MAX_REPLY, GraderError, _dump, _load, _opaque, _rebuilt
+from grading.challenge_kernels import FUNCTION, MAX_CELL, ChallengeKernels, _timeout
 
 
 class IsolatedChallenge(Isolated):
     """train_challenge, called in a fresh sandboxed kernel with no data of its own."""
 
-    def __init__(self, cell: str | None, timeout: float):
-        self.cell, self.timeout = cell, timeout
+    def __init__(self, cell: str | None, timeout: float, kernels: ChallengeKernels | None = None):
+        self.cell, self.timeout, self.kernels = cell, timeout, kernels
         self.__name__ = FUNCTION
 
     def __repr__(self) -> str:
         return "<the student's train_challenge, in a grading kernel of its own>"
 
     def __call__(self, data, generator: torch.Generator):
-        from jupyter_core.utils import run_sync
-
         if self.cell is None:
             raise NameError(f"name '{FUNCTION}' is not defined")
         if len(self.cell) > MAX_CELL:
@@ -84,7 +63,17 @@ class IsolatedChallenge(Isolated):
             "gen": generator.get_state(),
             "rng": torch.get_rng_state(),
         }
-        reply = run_sync(self._session)(self.cell, data, request)
+        kernels = self.kernels
+        own = kernels is None  # called without GuardedExecute's kernels (a test): one of its own
+        if kernels is None:
+            kernels = ChallengeKernels(self.cell, 1, self.timeout)
+        try:
+            ready = kernels.take(self.cell)
+            deadline = monotonic() + self.timeout
+            reply = kernels.submit(self._train(kernels, ready, data, request, deadline))
+        finally:
+            if own:
+                kernels.close()
         if "over" in reply:
             raise BudgetExceeded(str(reply["over"]))
         if "error" in reply:
@@ -151,36 +140,20 @@ class IsolatedChallenge(Isolated):
                     except OSError:
                         break
 
-    async def _session(self, cell: str, data, request: dict) -> dict:
-        import zmq
-        import zmq.asyncio
-
-        from grading.kernel import SandboxKernelManager
-        from grading.sandbox import _stops
-
-        stops = list(_stops)  # the notebook kernel's: this kernel's start and end must not touch them
-        scratch = tempfile.mkdtemp(prefix="course-challenge-")
-        os.makedirs(os.path.join(scratch, "data"))  # the kernel's data folder: empty
-        os.makedirs(os.path.join(scratch, "work"))
-        km = SandboxKernelManager(kernel_name="course-grader")
-        kc = None
-        finished = False  # a kernel that ran to the end is asked to stop (its CPU time then counts)
+    async def _train(self, kernels: ChallengeKernels, ready, data, request: dict, deadline: float) -> dict:
+        """Train in a kernel made ready ahead (see ChallengeKernels): the batches served from here."""
         try:
-            env = {**os.environ, "COURSE_DATA_DIR": os.path.join(scratch, "data")}
-            await km.start_kernel(cwd=os.path.join(scratch, "work"), env=env)
-            kc = km.client()
-            kc.start_channels()
-            await kc.wait_for_ready(timeout=120)
-            deadline = monotonic() + self.timeout
-            poller = zmq.asyncio.Poller()
-            poller.register(kc.iopub_channel.socket, zmq.POLLIN)
-            setup = await self._run(kc, km, poller, PRELUDE + "\n" + cell, deadline)
-            if setup["error"]:
-                said = f"the cell of {FUNCTION} failed: {setup['error']}"
+            waiting = asyncio.shield(asyncio.wrap_future(ready))  # a timeout here does not cancel its start
+            kernel = await asyncio.wait_for(waiting, max(0.0, deadline - monotonic()))
+        except TimeoutError:
+            raise _timeout(self.timeout) from None
+        try:
+            if kernel.setup_error:
+                said = f"the cell of {FUNCTION} failed: {kernel.setup_error}"
                 return {"error": {"type": "CellError", "message": said}}
             # The data channel: a Unix socket in the kernel's private socket folder (no network in
             # the sandbox), answered by a thread of this process while the kernel trains.
-            path = os.path.join(km._ipc_dir, "challenge")
+            path = os.path.join(kernel.km._ipc_dir, "challenge")
             server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             server.bind(path)
             os.chmod(path, 0o666)  # the kernel's uid connects; the folder admits no one else
@@ -193,7 +166,7 @@ class IsolatedChallenge(Isolated):
             try:
                 sent = _dump({**request, "channel": path})
                 run = f"__import__('course_utils.checks.challenge', fromlist=['_'])._isolated_run({sent!r})"
-                done = await self._run(kc, km, poller, run, deadline)
+                done = await kernel.run(run, deadline, self.timeout)
             finally:
                 stop.set()
                 serving.join()
@@ -209,47 +182,7 @@ class IsolatedChallenge(Isolated):
                 raise GraderError(f"the challenge's reply is not plain data ({type(err).__name__})") from None
             if not isinstance(reply, dict):
                 raise GraderError("the challenge's reply is not plain data")
-            finished = True
+            kernel.finished = True
             return reply
         finally:
-            if kc is not None:
-                kc.stop_channels()
-            try:
-                await km.shutdown_kernel(now=not finished)
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-                _stops[:] = stops
-
-    async def _run(self, kc, km, poller, code: str, deadline: float) -> dict[str, Any]:
-        """Execute `code`; its reply (MIME) and error, if any."""
-        import zmq
-
-        msg_id = kc.execute(code, silent=False, store_history=False, allow_stdin=False, stop_on_error=False)
-        out: dict[str, Any] = {"reply": None, "error": None}
-        while True:
-            left = deadline - monotonic()
-            if left <= 0:
-                raise KernelStopped(
-                    "CellTimeout",
-                    f"The challenge ran longer than {self.timeout:.0f} s, so its kernel was stopped.",
-                )
-            events = dict(await poller.poll(timeout=min(1000, int(left * 1000) + 1)))
-            if not events:
-                if not await km.is_alive():
-                    raise KernelStopped(
-                        "KernelDied",
-                        "The challenge's kernel died (os._exit, a crash, or the grader's memory or CPU "
-                        "limit) while training.",
-                    )
-                continue
-            if events.get(kc.iopub_channel.socket) == zmq.POLLIN:
-                msg = await kc.iopub_channel.get_msg(timeout=0)
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                kind, content = msg["msg_type"], msg["content"]
-                if kind == "display_data" and MIME in content.get("data", {}):
-                    out["reply"] = content["data"][MIME]
-                elif kind == "error":
-                    out["error"] = f"{content.get('ename')}: {content.get('evalue')}"
-                elif kind == "status" and content.get("execution_state") == "idle":
-                    return out
+            kernels.retire(kernel)

@@ -26,6 +26,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool
 
+from grading.challenge_kernels import ChallengeKernels, challenge_calls, prepare_challenge
 from grading.course import grade_id as grade_id_of
 from grading.course import is_solution, is_test
 from grading.trusted import KernelStopped, KernelTransport, _error, verdict
@@ -86,6 +87,7 @@ class GuardedExecute(PromptReplies, Execute):
         True, help="Decide graded test cells in this process, calling the kernel's functions (trusted.py)"
     ).tag(config=True)
     _kernel_transport: KernelTransport | None = None
+    _challenge_kernels: ChallengeKernels | None = None
 
     def preprocess(self, nb, resources=None, km=None):
         NotebookClient.__init__(self, nb, km)
@@ -94,6 +96,17 @@ class GuardedExecute(PromptReplies, Execute):
             _warm_up_checkers()
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
+        self._challenge_kernels = self._prepare_challenge() if self.trusted_checks else None
+        try:
+            self._execute_cells(resources)
+        finally:
+            if self._challenge_kernels is not None:
+                self._challenge_kernels.close()
+                self._challenge_kernels = None
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def _execute_cells(self, resources) -> None:
         stopped: str | None = None
         with self.setup_kernel():
             info = self.wait_for_reply(self.kc.kernel_info())
@@ -110,7 +123,7 @@ class GuardedExecute(PromptReplies, Execute):
                     except KernelStopped as stop:
                         cell.outputs = (
                             [NotebookNode(output_type="stream", name="stdout", text=stop.printed)]
-                            if getattr(stop, "printed", "")
+                            if stop.printed
                             else []
                         )
                         cell.outputs.append(_error(stop.ename, stop.evalue))
@@ -143,8 +156,16 @@ class GuardedExecute(PromptReplies, Execute):
                     stopped = f"cell {index} ({cell.get('id', '?')}) timed out."
                     self.km.shutdown_kernel(now=True)
             self._close_transport()
-        self.set_widgets_metadata()
-        return self.nb, self.resources
+
+    def _prepare_challenge(self) -> ChallengeKernels | None:
+        """Lesson 09: the kernels its challenge's check will call, made ready now, while the cells
+        above the check run (grading/challenge.py)."""
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type == "code" and is_test(cell):
+                count = challenge_calls(cell.source)
+                if count:
+                    return prepare_challenge(self._student_code(index), count, self.timeout)
+        return None
 
     def _student_code(self, index: int) -> list[str]:
         """The code cells above `index` the student wrote: solutions, and cells not released as they are."""
@@ -164,6 +185,7 @@ class GuardedExecute(PromptReplies, Execute):
     def _transport(self) -> KernelTransport:
         if self._kernel_transport is None:
             self._kernel_transport = KernelTransport(self.kc, self.km, self.timeout)
+        self._kernel_transport.challenge_kernels = self._challenge_kernels
         return self._kernel_transport
 
     def _close_transport(self) -> None:

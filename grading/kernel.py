@@ -27,9 +27,11 @@ class SandboxKernelManager(AsyncKernelManager):
     """
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+    notebook = True  # the notebook's kernel: why the launcher stopped it goes to NotebookTimeLimit
 
     async def start_kernel(self, **kw):
-        _stops.clear()  # no earlier kernel's reason can speak for this one
+        if self.notebook:
+            _stops.clear()  # no earlier kernel's reason can speak for this one
         return await super().start_kernel(**kw)
 
     def _ip_default(self) -> str:
@@ -43,7 +45,7 @@ class SandboxKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart)
         if not restart:
             reason = stop_reason(self)
-            if reason:
+            if reason and self.notebook:
                 _stops.append(reason)
             if self.connection_file:
                 with _ignoring(FileNotFoundError):

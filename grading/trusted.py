@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from queue import Empty
 from time import monotonic
+from typing import Any
 
 from nbformat.notebooknode import NotebookNode
 
@@ -35,6 +36,7 @@ class KernelStopped(Exception):
     def __init__(self, ename: str, evalue: str):
         super().__init__(evalue)
         self.ename, self.evalue = ename, evalue
+        self.printed = ""  # what the test cell's checks printed before it stopped
 
 
 @dataclass
@@ -82,6 +84,7 @@ class KernelTransport:
         self.kc, self.km, self.timeout = kc, km, timeout
         self.deadline: float | None = None  # set per test cell: all its calls share the cell's timeout
         self.comm_id: str | None = None
+        self.challenge_kernels: Any = None  # lesson 09: GuardedExecute's ChallengeKernels, made ready
 
     def close(self) -> None:
         pass
@@ -304,16 +307,18 @@ def _decide(source: str, transport, student_code) -> list[NotebookNode]:
             precheck=functools.partial(_scan, student_code, call.function),
         )
         if call.checker == "check_challenge" and isinstance(transport, KernelTransport):
-            from grading.challenge import IsolatedChallenge, challenge_cell
+            from grading.challenge import IsolatedChallenge
+            from grading.challenge_kernels import challenge_cell
 
             # its budget and the test labels stay out of the notebook's reach: a kernel of its own
             left = (transport.deadline or monotonic() + transport.timeout) - monotonic()
-            fn = IsolatedChallenge(challenge_cell(student_code), timeout=max(1.0, left))
+            kernels = getattr(transport, "challenge_kernels", None)  # GuardedExecute's, made ready
+            fn = IsolatedChallenge(challenge_cell(student_code), timeout=max(1.0, left), kernels=kernels)
         try:
             with contextlib.redirect_stdout(printed):
                 getattr(checks, call.checker)(fn, *call.args, **call.kwargs)
         except KernelStopped as stop:
-            stop.printed = printed.getvalue()  # type: ignore[attr-defined]
+            stop.printed = printed.getvalue()
             raise
         except Exception as err:
             failure = _error(getattr(err, "type_name", type(err).__name__), str(err))

@@ -8,6 +8,7 @@ test cell's own arguments) so that a right answer trains in seconds.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import textwrap
 
@@ -15,6 +16,7 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 
 from grading import sandbox
+from grading.challenge_kernels import ChallengeKernels, challenge_calls, prepare_challenge
 from grading.course import GRADING
 from grading.trusted import KernelTransport, verdict
 
@@ -147,3 +149,85 @@ def test_names_from_another_cell_are_not_there(transport):
     uses = RIGHT.replace("model = MLP(hidden=(64,))", "model = make_model()")
     errors, printed = grade(transport, helper, uses)
     assert errors and "make_model" in printed, printed
+
+
+# ------------------------------------------------------------------ kernels made ready ahead
+# GuardedExecute has the challenge's kernels started, and the student's cell run in them, while
+# the notebook's earlier cells run (grading/challenge_kernels.py). Each call still gets a kernel
+# of its own, and every kernel is gone once grading says it is over.
+
+
+def uids_in_use() -> set[int]:
+    """The uids of live processes, read once (processes_of per uid would scan /proc 1,000 times)."""
+    uids = set()
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/status") as f:
+                state = next(line for line in f if line.startswith("State:"))
+                f.seek(0)
+                uid = next(line for line in f if line.startswith("Uid:")).split()[1]
+        except (OSError, StopIteration):
+            continue
+        if "Z" not in state.split()[1]:
+            uids.add(int(uid))
+    return uids
+
+
+def grading_uids() -> set[int]:
+    base, slots = sandbox.setting("COURSE_GRADER_UID_BASE"), sandbox.setting("COURSE_GRADER_UID_SLOTS")
+    return {u for u in uids_in_use() if base <= u < base + slots}
+
+
+# Module-level state: a kernel reused for the second call would remember the first.
+REMEMBERS = "calls = []\n" + RIGHT.replace(
+    "    model = MLP",
+    "    calls.append(1)\n    assert len(calls) == 1, 'a kernel used twice'\n    model = MLP",
+)
+
+
+def test_kernels_made_ready_ahead_are_used_one_per_call_and_all_stopped(transport):
+    cell = textwrap.dedent(REMEMBERS)
+    before = grading_uids()
+    kernels = ChallengeKernels(cell, 3, timeout=120)  # one more than the calls: it is stopped unused
+    try:
+        ready = list(kernels._ready)
+        concurrent.futures.wait(ready, timeout=120)
+        assert all(f.done() and f.exception() is None for f in ready)  # made ready before any call
+        assert len(grading_uids() - before) == 3  # three kernels alive, waiting
+        transport.challenge_kernels = kernels
+        two_calls = TEST + "\n" + TEST.replace("train_challenge,", "train_challenge, seed=1,")
+        outputs = verdict(two_calls, transport, [cell])
+        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        assert [o.ename for o in outputs if o.output_type == "error"] == [], printed
+        assert printed.count("✅") == 2  # each call in a fresh kernel: the cell's list held one call
+        assert len(kernels._ready) == 1  # both calls took a kernel made ready ahead
+    finally:
+        transport.challenge_kernels = None
+        kernels.close()
+    assert grading_uids() <= before  # every kernel, used or not, is gone
+    assert not any(os.path.exists(k.scratch) for k in kernels._kernels)
+
+
+def test_a_cell_that_never_ends_is_stopped_when_grading_ends(transport):
+    import time
+
+    before = grading_uids()
+    kernels = ChallengeKernels("while True:\n    pass\n" + textwrap.dedent(RIGHT), 1, timeout=600)
+    time.sleep(3)  # the kernel starts and enters the loop
+    t = time.monotonic()
+    kernels.close()
+    assert time.monotonic() - t < 10
+    assert grading_uids() <= before
+
+
+def test_only_a_cell_a_call_would_run_is_prepared():
+    assert (
+        challenge_calls(
+            TEST + "\nimport importlib\nimportlib.reload(x).check_challenge(train_challenge, seed=1)"
+        )
+        == 2
+    )
+    assert challenge_calls("check_softmax(softmax)") == 0
+    assert challenge_calls("print(1)") == 0  # not a test cell the grader runs
+    assert prepare_challenge(["x = 1"], 2, 60) is None  # no train_challenge: the call says so
+    assert prepare_challenge(["W = '" + "A" * 30_000 + "'\n" + RIGHT], 2, 60) is None  # refused by size
