@@ -231,3 +231,40 @@ def test_only_a_cell_a_call_would_run_is_prepared():
     assert challenge_calls("print(1)") == 0  # not a test cell the grader runs
     assert prepare_challenge(["x = 1"], 2, 60) is None  # no train_challenge: the call says so
     assert prepare_challenge(["W = '" + "A" * 30_000 + "'\n" + RIGHT], 2, 60) is None  # refused by size
+
+
+# Two kernels made ready are alive at once: each looks for what the other left where a kernel can
+# write (its folder, /tmp, /dev/shm, home) and on an abstract Unix socket. Neither finds anything.
+SEES_ANOTHER = """
+import os, socket
+
+seen = [p for p in ("marker", "/tmp/marker", "/dev/shm/marker", os.path.expanduser("~/marker"))
+        if os.path.exists(p)]
+for p in ("marker", "/tmp/marker", "/dev/shm/marker", os.path.expanduser("~/marker")):
+    try:
+        open(p, "w").close()
+    except OSError:
+        pass
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    listener.bind("\\0course-challenge-marker")
+    listener.listen(1)
+except OSError:
+    seen.append("the abstract socket")
+""" + RIGHT.replace("    model = MLP", "    assert not seen, f'another kernel left {seen}'\n    model = MLP")
+
+
+def test_kernels_alive_at_once_cannot_see_each_other(transport):
+    cell = textwrap.dedent(SEES_ANOTHER)
+    kernels = ChallengeKernels(cell, 2, timeout=120)
+    try:
+        concurrent.futures.wait(list(kernels._ready), timeout=120)  # both alive, both cells run
+        transport.challenge_kernels = kernels
+        two_calls = TEST + "\n" + TEST.replace("train_challenge,", "train_challenge, seed=1,")
+        outputs = verdict(two_calls, transport, [cell])
+        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        assert [o.ename for o in outputs if o.output_type == "error"] == [], printed
+        assert printed.count("✅") == 2
+    finally:
+        transport.challenge_kernels = None
+        kernels.close()
