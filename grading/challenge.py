@@ -114,7 +114,7 @@ class IsolatedChallenge(Isolated):
             return _batch_frame(X, y, data.used)
         return reply({"error": "a request the grader does not know"})
 
-    def _serve_channel(self, server: socket.socket, data, stop: threading.Event) -> None:
+    def _serve_channel(self, server: socket.socket, data, stop: threading.Event, deadline: float) -> None:
         """Answer the kernel's requests on the channel's socket until the run is over."""
         server.settimeout(0.2)
         while not stop.is_set():
@@ -125,19 +125,24 @@ class IsolatedChallenge(Isolated):
             except OSError:
                 return
             with conn:
-                conn.settimeout(0.5)
                 while not stop.is_set():
+                    conn.settimeout(0.5)  # between requests, wake up now and then to see `stop`
                     try:
-                        frame = _recv_frame(conn)
+                        if not conn.recv(1, socket.MSG_PEEK):
+                            break  # the kernel closed it
                     except TimeoutError:
                         continue
-                    except (OSError, ValueError):
-                        break
-                    if frame is None:
-                        break
-                    try:
-                        _send_frame(conn, self._answer(data, frame))
                     except OSError:
+                        break
+                    # A request begun is read and answered whole, however slowly the kernel (busy
+                    # with threads of its own, on a loaded machine) takes its part: until the deadline.
+                    conn.settimeout(max(0.5, deadline - monotonic()))
+                    try:
+                        frame = _recv_frame(conn)
+                        if frame is None:
+                            break
+                        _send_frame(conn, self._answer(data, frame))
+                    except (OSError, ValueError):
                         break
 
     async def _train(self, kernels: ChallengeKernels, ready, data, request: dict, deadline: float) -> dict:
@@ -159,7 +164,9 @@ class IsolatedChallenge(Isolated):
             os.chmod(path, 0o666)  # the kernel's uid connects; the folder admits no one else
             server.listen(1)
             stop = threading.Event()
-            serving = threading.Thread(target=self._serve_channel, args=(server, data, stop), daemon=True)
+            serving = threading.Thread(
+                target=self._serve_channel, args=(server, data, stop, deadline), daemon=True
+            )
             threads = torch.get_num_threads()
             torch.set_num_threads(1)  # a batch is 50 rows: torch's worker threads would only spin
             serving.start()  # there, on the core the kernel trains on (it trained 2.3x slower)

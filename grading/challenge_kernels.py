@@ -124,7 +124,14 @@ class _Kernel:
                     )
                 continue
             if events.get(kc.iopub_channel.socket) == zmq.POLLIN:
-                msg = await kc.iopub_channel.get_msg(timeout=0)
+                try:
+                    msg = await kc.iopub_channel.get_msg(timeout=0)
+                except ValueError:  # a bad signature: processes forked from the kernel write on its sockets
+                    raise KernelStopped(
+                        "KernelGarbled",
+                        "The challenge's kernel sent a message the grader cannot read (processes "
+                        "forked from it writing on its sockets?), so it was stopped.",
+                    ) from None
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
                 kind, content = msg["msg_type"], msg["content"]

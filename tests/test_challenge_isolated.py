@@ -233,6 +233,21 @@ def test_only_a_cell_a_call_would_run_is_prepared():
     assert prepare_challenge(["W = '" + "A" * 30_000 + "'\n" + RIGHT], 2, 60) is None  # refused by size
 
 
+def grade_twice(transport, cell: str) -> tuple[list[str], str]:
+    """The visible and a hidden call, as lesson 09's test cell, on two kernels made ready ahead."""
+    kernels = ChallengeKernels(cell, 2, timeout=120)
+    try:
+        concurrent.futures.wait(list(kernels._ready), timeout=120)  # both alive, both cells run
+        transport.challenge_kernels = kernels
+        two_calls = TEST + "\n" + TEST.replace("train_challenge,", "train_challenge, seed=1,")
+        outputs = verdict(two_calls, transport, [cell])
+    finally:
+        transport.challenge_kernels = None
+        kernels.close()
+    errors = [o.ename for o in outputs if o.output_type == "error"]
+    return errors, "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+
+
 # Two kernels made ready are alive at once: each looks for what the other left where a kernel can
 # write (its folder, /tmp, /dev/shm, home) and on an abstract Unix socket. Neither finds anything.
 SEES_ANOTHER = """
@@ -255,16 +270,33 @@ except OSError:
 
 
 def test_kernels_alive_at_once_cannot_see_each_other(transport):
-    cell = textwrap.dedent(SEES_ANOTHER)
-    kernels = ChallengeKernels(cell, 2, timeout=120)
-    try:
-        concurrent.futures.wait(list(kernels._ready), timeout=120)  # both alive, both cells run
-        transport.challenge_kernels = kernels
-        two_calls = TEST + "\n" + TEST.replace("train_challenge,", "train_challenge, seed=1,")
-        outputs = verdict(two_calls, transport, [cell])
-        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-        assert [o.ename for o in outputs if o.output_type == "error"] == [], printed
-        assert printed.count("✅") == 2
-    finally:
-        transport.challenge_kernels = None
-        kernels.close()
+    errors, printed = grade_twice(transport, textwrap.dedent(SEES_ANOTHER))
+    assert errors == [], printed
+    assert printed.count("✅") == 2
+
+
+# Threads of the student's own that spin from the cell on: both kernels crawl, and the grader still
+# serves each batch whole (it once gave up on a reply the kernel took over 0.5 s to read).
+SPINS = (
+    "import threading\n\n"
+    "threading.Thread(target=lambda: [None for _ in iter(int, 1)], daemon=True).start()\n" + RIGHT
+)
+# Processes forked from the kernel write on its sockets: 0 points, said so, nothing left behind.
+FORKS = (
+    "import os\n\nfor _ in range(400):\n    try:\n        if os.fork() == 0:\n"
+    "            import time\n\n            time.sleep(600)\n    except OSError:\n        break\n" + RIGHT
+)
+
+
+def test_a_kernel_busy_with_its_own_threads_still_gets_every_batch(transport):
+    errors, printed = grade_twice(transport, SPINS)
+    assert errors == [], printed
+    assert printed.count("✅") == 2
+
+
+def test_a_kernel_whose_forks_garble_its_messages_earns_nothing_and_leaves_nothing(transport):
+    before = grading_uids()
+    errors, printed = grade_twice(transport, FORKS)
+    assert errors and "✅" not in printed
+    assert "cannot read" in printed or "died" in printed, printed
+    assert grading_uids() <= before
