@@ -52,7 +52,7 @@ WARM_UP = "__import__('torch._dynamo')"
 class _Kernel:
     """One sandboxed kernel of the challenge, with no data of its own."""
 
-    def __init__(self, timeout: float):
+    def __init__(self):
         from grading.kernel import SandboxKernelManager
 
         self.scratch = tempfile.mkdtemp(prefix="course-challenge-")
@@ -169,7 +169,7 @@ class ChallengeKernels:
 
     async def _prepare(self, futures: list, cell: str) -> None:
         for future in futures:  # one after another: the notebook's kernel has the other core
-            kernel = _Kernel(self.timeout)
+            kernel = _Kernel()
             self._kernels.append(kernel)
             try:
                 await kernel.start(cell, self.timeout)

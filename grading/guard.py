@@ -163,7 +163,7 @@ class GuardedExecute(PromptReplies, Execute):
 
     def _prepare_challenge(self) -> ChallengeKernels | None:
         """Lesson 09: the kernels its challenge's check will call, made ready now, while the cells
-        above the check run (grading/challenge.py)."""
+        above the check run (grading/challenge_kernels.py)."""
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type == "code" and is_test(cell):
                 count = challenge_calls(cell.source)
