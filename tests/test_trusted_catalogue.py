@@ -65,3 +65,31 @@ def test_every_solution_passes_through_the_boundary(lesson, capsys):
                 fn = _remote(call.function, catalogue.solution_function(lesson, call.function), source)
                 getattr(checks, call.checker)(fn, *call.args, **call.kwargs)
     assert "❌" not in capsys.readouterr().out
+
+
+def test_an_objective_the_call_changes_stays_the_checkers():
+    """An object the checker passes (an objective) comes back as the checker made it, whatever the
+    student's copy went through: a zeroed or rescaled objective must not become the reference its
+    answer is judged by. What a call is meant to change still comes back: a tensor argument
+    updated in place, and the points J was evaluated at (random search's probe)."""
+    import torch
+
+    from course_utils.checks.optimizers import Quadratic
+    from course_utils.checks.search import _Probe
+
+    def vandal(J, w, probe):
+        J.A.zero_()  # in place
+        J.b = J.b * 0  # replaced
+        probe.target.fill_(7.0)
+        probe.J(w + 1)  # a real evaluation: it must come back
+        w.add_(1.0)  # an in-place update of an argument: it must come back
+
+    J = Quadratic.random(3, torch.Generator().manual_seed(0))
+    A, b = J.A.clone(), J.b.clone()
+    probe = _Probe("vandal", vandal, torch.zeros(3))
+    w = torch.zeros(3)
+    _remote("vandal", vandal, "")(J, w, probe)
+    assert torch.equal(J.A, A) and torch.equal(J.b, b)
+    assert torch.equal(probe.target, torch.zeros(3))
+    assert len(probe.calls) == 1 and torch.equal(probe.calls[0], torch.ones(3))
+    assert torch.equal(w, torch.ones(3))

@@ -15,7 +15,9 @@ What crosses (both sides build the same tree, see `_Encoder` and `_decode`):
   copied back after the call);
 - a scalar loss tensor built from tensors among the arguments: rebuilt in the kernel as a
   surrogate with the same value and the same gradients w.r.t. those tensors (.backward() works);
-- an object of a class from course_utils (its vars, or `_portable_state()`), rebuilt there;
+- an object of a class from course_utils (its vars, or `_portable_state()`), rebuilt there; its
+  state comes back only to a class that takes it (`_portable_sync`, checking what it takes): any
+  other (an objective) stays as the checker made it, whatever the student's copy went through;
 - a callable result (a trained model, a step function) comes back as a handle: a Remote.
 
 In the student's own notebook nothing of this runs: a checker calls the function directly.
@@ -107,6 +109,9 @@ class _Encoder:
         self.lists: list[list] = []
         self.handles = handles  # kernel side: callables returned get a handle number
         self._ids: dict[int, tuple[str, int]] = {}
+        self._in_object = 0  # > 0 while an object's state is encoded
+        self.owned: set[int] = set()  # numbers of the tensors that are part of an object's state
+        self.owned_lists: set[int] = set()  # and of the lists
 
     def __call__(self, x: Any) -> Any:
         if x is None or type(x) in (bool, int, float, str):
@@ -128,6 +133,8 @@ class _Encoder:
         if isinstance(x, list | tuple):
             if isinstance(x, list):
                 self.lists.append(x)  # its items may be replaced: they come back after the call
+                if self._in_object:
+                    self.owned_lists.add(len(self.lists) - 1)  # ... unless an object holds it
             return {"t": "list" if isinstance(x, list) else "tuple", "items": [self(v) for v in x]}
         if isinstance(x, dict):
             return {"t": "dict", "items": [[self(k), self(v)] for k, v in x.items()]}
@@ -144,15 +151,28 @@ class _Encoder:
         if module.startswith("course_utils."):
             state = x._portable_state() if hasattr(x, "_portable_state") else _plain_vars(x)
             return self._ref(
-                "obj", x, self.objs, lambda: {"cls": f"{module}:{type(x).__qualname__}", "state": self(state)}
+                "obj",
+                x,
+                self.objs,
+                lambda: {"cls": f"{module}:{type(x).__qualname__}", "state": self._inner(state)},
             )
         return {"t": "opaque", "type": type(x).__name__}
+
+    def _inner(self, state: Any) -> Any:
+        """An object's state: its tensors are numbered as owned (see Remote._request)."""
+        self._in_object += 1
+        try:
+            return self(state)
+        finally:
+            self._in_object -= 1
 
     def _ref(self, kind: str, x: Any, table: list, body: Callable[[], dict]) -> dict:
         key = self._ids.get(id(x))
         if key is None:
             table.append(x)
             key = self._ids[id(x)] = (kind, len(table) - 1)
+            if kind == "tensor" and self._in_object:
+                self.owned.add(key[1])
             return {"t": kind, "id": key[1], "new": body()}
         return {"t": kind, "id": key[1]}
 
@@ -404,10 +424,12 @@ class Remote:
             kernel_side=False, transport=self._transport, precheck=self._precheck, args=encoder.tensors
         )
         after = reply.get("after", {})
-        # Copy back what the call changed in place: tensors (data, .grad), generators, objects.
+        # Copy back what the call changed in place: tensors (data, .grad), generators, and objects
+        # that take their state back (_portable_sync). An object's other state is the checker's:
+        # an objective the call rescaled or zeroed must not become the reference it is judged by.
         for key, t in enumerate(encoder.tensors):
             new = after.get("tensors", {}).get(key)
-            if new is None:
+            if new is None or key in encoder.owned:
                 continue
             data = _plain(new["data"])
             with torch.no_grad():
@@ -436,7 +458,9 @@ class Remote:
             else []
         )
         if len(new_lists) == len(encoder.lists):
-            for old, new in zip(encoder.lists, new_lists, strict=True):
+            for key, (old, new) in enumerate(zip(encoder.lists, new_lists, strict=True)):
+                if key in encoder.owned_lists:
+                    continue
                 if isinstance(new, list) and old is not args and not isinstance(old, tuple):
                     old[:] = new
         if "forbidden" in reply:
@@ -449,15 +473,10 @@ class Remote:
 
 
 def _restore_plain(obj: Any, state: Any) -> None:
-    """Set an object's plain attributes from the kernel's copy after a call."""
-    if not isinstance(state, dict):
-        return
-    if hasattr(obj, "_portable_sync"):
+    """What the kernel's copy of an object says after a call, for an object that asks for it
+    (`_portable_sync`: it checks what it takes); any other object stays as the checker made it."""
+    if isinstance(state, dict) and hasattr(obj, "_portable_sync"):
         obj._portable_sync(state)
-        return
-    for key, value in state.items():
-        if isinstance(key, str) and key in vars(obj):
-            setattr(obj, key, value)
 
 
 def _rebuilt(error: dict) -> BaseException:
