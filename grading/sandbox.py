@@ -374,11 +374,12 @@ def take_uid_if_free(uid: int) -> int:
     return fd
 
 
-def processes_of(uid: int) -> list[int]:
-    """The pids of live processes running as `uid`. A zombie is not one: it has exited, holds no
-    memory or file and runs no code, and the one that reaps it may be the machine's init (a
-    killed launcher's bwrap is reparented there), which in a container can take a second."""
-    found = []
+def live_processes() -> dict[int, int]:
+    """pid -> uid of every live process of this machine, from one pass over /proc. A zombie is
+    not one: it has exited, holds no memory or file and runs no code, and the one that reaps it
+    may be the machine's init (a killed launcher's bwrap is reparented there), which in a
+    container can take a second."""
+    found = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -389,9 +390,13 @@ def processes_of(uid: int) -> list[int]:
             continue
         if "Uid" not in fields or fields.get("State", "").split()[:1] in (["Z"], ["X"]):
             continue
-        if int(fields["Uid"].split()[0]) == uid:
-            found.append(int(name))
+        found[int(name)] = int(fields["Uid"].split()[0])
     return found
+
+
+def processes_of(uid: int) -> list[int]:
+    """The pids of live processes running as `uid` (see live_processes)."""
+    return [pid for pid, owner in live_processes().items() if owner == uid]
 
 
 def clear_uid(uid: int, wait: float = 10.0) -> bool:

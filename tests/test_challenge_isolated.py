@@ -157,25 +157,13 @@ def test_names_from_another_cell_are_not_there(transport):
 # of its own, and every kernel is gone once grading says it is over.
 
 
-def uids_in_use() -> set[int]:
-    """The uids of live processes, read once (processes_of per uid would scan /proc 1,000 times)."""
-    uids = set()
-    for name in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{name}/status") as f:
-                state = next(line for line in f if line.startswith("State:"))
-                f.seek(0)
-                uid = next(line for line in f if line.startswith("Uid:")).split()[1]
-        except (OSError, StopIteration):
-            continue
-        if "Z" not in state.split()[1]:
-            uids.add(int(uid))
-    return uids
-
-
 def grading_uids() -> set[int]:
     base, slots = sandbox.setting("COURSE_GRADER_UID_BASE"), sandbox.setting("COURSE_GRADER_UID_SLOTS")
-    return {u for u in uids_in_use() if base <= u < base + slots}
+    return {u for u in sandbox.live_processes().values() if base <= u < base + slots}
+
+
+# As lesson 09's test cell: the visible call, then a hidden one.
+TWO_CALLS = TEST + "\n" + TEST.replace("train_challenge,", "train_challenge, seed=1,")
 
 
 # Module-level state: a kernel reused for the second call would remember the first.
@@ -195,8 +183,7 @@ def test_kernels_made_ready_ahead_are_used_one_per_call_and_all_stopped(transpor
         assert all(f.done() and f.exception() is None for f in ready)  # made ready before any call
         assert len(grading_uids() - before) == 3  # three kernels alive, waiting
         transport.challenge_kernels = kernels
-        two_calls = TEST + "\n" + TEST.replace("train_challenge,", "train_challenge, seed=1,")
-        outputs = verdict(two_calls, transport, [cell])
+        outputs = verdict(TWO_CALLS, transport, [cell])
         printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
         assert [o.ename for o in outputs if o.output_type == "error"] == [], printed
         assert printed.count("✅") == 2  # each call in a fresh kernel: the cell's list held one call
@@ -239,8 +226,7 @@ def grade_twice(transport, cell: str) -> tuple[list[str], str]:
     try:
         concurrent.futures.wait(list(kernels._ready), timeout=120)  # both alive, both cells run
         transport.challenge_kernels = kernels
-        two_calls = TEST + "\n" + TEST.replace("train_challenge,", "train_challenge, seed=1,")
-        outputs = verdict(two_calls, transport, [cell])
+        outputs = verdict(TWO_CALLS, transport, [cell])
     finally:
         transport.challenge_kernels = None
         kernels.close()

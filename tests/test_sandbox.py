@@ -178,7 +178,7 @@ def report(course: Path, student: str) -> dict:
 
 def sandbox_processes() -> list[int]:
     """Processes running as one of this run's sandbox uids."""
-    return [pid for uid in range(UID_BASE, UID_BASE + UID_SLOTS) for pid in sandbox.processes_of(uid)]
+    return [pid for pid, uid in sandbox.live_processes().items() if UID_BASE <= uid < UID_BASE + UID_SLOTS]
 
 
 @pytest.fixture(scope="module")
