@@ -306,7 +306,8 @@ def test_the_scan_looks_only_at_names_not_at_words():
 
 
 def test_only_plain_data_crosses():
-    """A reply is loaded with weights_only: a pickled object with code in it is refused, not run."""
+    """A reply is read as plain data (remote._load): a pickled object with code in it is refused, not
+    run, and so is a header that asks for more tensor than it sent, or a node of no known kind."""
     import base64
     import io
 
@@ -326,3 +327,21 @@ def test_only_plain_data_crosses():
     with pytest.raises(GraderError, match="not plain data"):
         Remote(transport, name="softmax")(torch.zeros(2, 3))
     assert not __import__("pathlib").Path("/tmp/course-pwned").exists()
+
+    import json
+    import struct
+
+    def frame(tree, data: bytes = b"") -> str:
+        head = json.dumps(tree).encode()
+        return base64.b64encode(struct.pack("<Q", len(head)) + head + data).decode()
+
+    result = ["D", [["result", ["X", "float32", [2, 3], 0, 24]]]]
+    assert Remote(lambda request: frame(result, bytes(24)), name="softmax")(torch.zeros(1)).shape == (2, 3)
+    for tree, data in [
+        (["D", [["result", ["X", "float32", [10**6, 10**6], 0, 4 * 10**12]]]], b""),  # 4 TB asked for
+        (["D", [["result", ["X", "float32", [2, 3], 0, 24]]]], bytes(20)),  # 4 bytes short
+        (["D", [["result", ["X", "object", [1], 0, 8]]]], bytes(8)),  # no such dtype
+        (["D", [["result", {"t": "loss"}]]], b""),  # a JSON object: not a node
+    ]:
+        with pytest.raises(GraderError, match="not plain data"):
+            Remote(lambda request, tree=tree, data=data: frame(tree, data), name="softmax")(torch.zeros(1))

@@ -3,8 +3,9 @@
 When grading, a checker runs in the trusted grading process and the student's code in the
 sandboxed kernel. The checker holds a `Remote` in place of the student's function; calling it
 sends the arguments to the kernel, `_serve` (run there) calls the function, and the results come
-back as plain data: `torch.save` bytes loaded with `weights_only=True`, so no tensor subclass,
-no code, nothing the submission defined reaches the checker. Whatever the kernel patches, hooks
+back as plain data: a JSON tree and raw tensor bytes (`_dump`, `_load`), read into numbers,
+strings, containers and plain tensors only, so no tensor subclass, no code, nothing the
+submission defined reaches the checker. Whatever the kernel patches, hooks
 or traces in its own interpreter can change only the outputs it sends back, which the checker
 compares with its own computation: the verdict is decided on the trusted side.
 
@@ -29,8 +30,10 @@ import base64
 import builtins
 import contextlib
 import importlib
-import io
+import json
+import math
 import os
+import struct
 import threading
 import traceback
 import types
@@ -326,14 +329,102 @@ def _opaque(type_name: str) -> object:
     return cls()
 
 
+# The wire format: a JSON tree (each container a tagged list: ["L", items], ["T", items],
+# ["D", [[key, value], ...]], a tensor ["X", dtype, shape, offset, nbytes]) and the tensors' raw
+# bytes after it. Reading it builds nothing but numbers, strings, lists, tuples, dicts and plain
+# CPU tensors of a listed dtype; each tensor's size is checked against the bytes before it is
+# made. (torch.save and a weights_only load did the same job at 4x the cost: lesson 02's check
+# makes about 800 calls.)
+_DTYPES = {
+    str(d).removeprefix("torch."): d
+    for d in (
+        torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
+        torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool,
+        torch.uint16, torch.uint32, torch.uint64,
+    )
+}  # fmt: skip
+_SCALARS = (type(None), bool, int, float, str)
+
+
 def _dump(tree: Any) -> str:
-    buffer = io.BytesIO()
-    torch.save(tree, buffer, _use_new_zipfile_serialization=False)  # the older format: 1.6x faster
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    blobs: list[bytes] = []
+    size = 0
+
+    def encode(x: Any) -> Any:
+        nonlocal size
+        if type(x) in _SCALARS:
+            return x
+        if isinstance(x, torch.Tensor):
+            t = x.detach().resolve_conj().resolve_neg()
+            if t.layout != torch.strided:
+                t = t.to_dense()
+            t = t.to("cpu").contiguous().reshape(-1)
+            data = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+            blobs.append(data)
+            size += len(data)
+            return ["X", str(t.dtype).removeprefix("torch."), list(x.shape), size - len(data), len(data)]
+        for plain in (bool, int, float, str):  # a subclass (an enum, numpy's float64): its value
+            if isinstance(x, plain):
+                return plain(x)
+        if isinstance(x, list):
+            return ["L", [encode(v) for v in x]]
+        if isinstance(x, tuple):
+            return ["T", [encode(v) for v in x]]
+        if isinstance(x, dict):
+            return ["D", [[encode(k), encode(v)] for k, v in x.items()]]
+        raise TypeError(f"{type(x).__name__} is not plain data")
+
+    head = json.dumps(encode(tree), separators=(",", ":")).encode()
+    return base64.b64encode(struct.pack("<Q", len(head)) + head + b"".join(blobs)).decode("ascii")
 
 
 def _load(text: str) -> Any:
-    return torch.load(io.BytesIO(base64.b64decode(text)), weights_only=True)
+    """The tree `_dump` wrote; anything else (from a hostile kernel) raises ValueError."""
+    raw = bytearray(base64.b64decode(text, validate=True))
+    (length,) = struct.unpack_from("<Q", raw)
+    if length > len(raw) - 8:
+        raise ValueError("truncated")
+    body = (raw, 8 + length)  # the tensors' bytes: from there to the end
+
+    def decode(x: Any) -> Any:
+        if type(x) in _SCALARS:
+            return x
+        if type(x) is not list or not x or x[0] not in ("L", "T", "D", "X"):
+            raise ValueError("not a node")
+        tag, *rest = x
+        if tag == "X":
+            return _tensor_of(rest, body)
+        if len(rest) != 1 or type(rest[0]) is not list:
+            raise ValueError("not a node")
+        if tag == "L":
+            return [decode(v) for v in rest[0]]
+        if tag == "T":
+            return tuple(decode(v) for v in rest[0])
+        pairs = [(decode(k), decode(v)) for k, v in rest[0]]
+        if any(type(k) not in _SCALARS for k, _ in pairs):
+            raise ValueError("a key that is not a number or a string")
+        return dict(pairs)
+
+    return decode(json.loads(bytes(raw[8 : 8 + length])))
+
+
+def _tensor_of(fields: list, body: tuple[bytearray, int]) -> torch.Tensor:
+    raw, start = body
+    if len(fields) != 4:
+        raise ValueError("not a tensor")
+    dtype, shape, offset, nbytes = fields
+    if dtype not in _DTYPES or type(shape) is not list or type(offset) is not int or type(nbytes) is not int:
+        raise ValueError("not a tensor")
+    if any(type(n) is not int or n < 0 for n in shape):
+        raise ValueError("not a shape")
+    itemsize = torch.empty((), dtype=_DTYPES[dtype]).element_size()
+    # checked before any allocation: a hostile header cannot ask for more memory than it sent
+    if math.prod(shape) * itemsize != nbytes or offset < 0 or start + offset + nbytes > len(raw):
+        raise ValueError("a tensor larger than its bytes")
+    if nbytes == 0:
+        return torch.empty(shape, dtype=_DTYPES[dtype])
+    data = torch.frombuffer(raw, dtype=torch.uint8, count=nbytes, offset=start + offset)
+    return data.clone().view(_DTYPES[dtype]).reshape(shape)
 
 
 # ----------------------------------------------------------------------------- the trusted side
@@ -411,6 +502,10 @@ class Remote:
             "no_grad": not torch.is_grad_enabled(),
             "rng": torch.get_rng_state(),  # torch's global generator, as if caller and callee shared it
         }
+        # What the kernel need not send back, since it is not taken back (below): the tensors an
+        # object holds, and the state of objects that do not take theirs. Only a smaller reply.
+        request["skip"] = sorted(encoder.owned)
+        request["sync"] = [k for k, obj in enumerate(encoder.objs) if hasattr(obj, "_portable_sync")]
         text = self._transport(_dump(request))
         if len(text) > MAX_REPLY:
             raise GraderError(f"the kernel's reply is larger than {MAX_REPLY // 2**20} MiB")
@@ -521,7 +616,7 @@ def open_channel() -> None:
 
 
 def _serve(text: str, namespace: dict | None = None) -> str:
-    request = torch.load(io.BytesIO(base64.b64decode(text)), weights_only=True)
+    request = _load(text)
     decoder = _Decoder(kernel_side=True, handles=_HANDLES)
     decoder.prime([request["args"], request["kwargs"]])
     if isinstance(request.get("rng"), torch.Tensor):
@@ -570,13 +665,15 @@ def _serve(text: str, namespace: dict | None = None) -> str:
     reply["lists"] = [None] + [after_lists(list(items)) for items in lists[1:]]  # [0]: the call's own
     # What the call changed in place, numbered as the trusted side numbered it.
     plain = _Encoder()
+    skip, sync = set(request.get("skip", [])), set(request.get("sync", []))
     reply["after"] = {
         "tensors": {
             k: {"data": _plain(t), "grad": None if t.grad is None else _plain(t.grad)}
             for k, t in decoder.tensors.items()
+            if k not in skip
         },
         "gens": {k: g.get_state() for k, g in decoder.gens.items()},
-        "objs": {k: plain(_state_of(o)) for k, o in decoder.objs.items()},
+        "objs": {k: plain(_state_of(o)) for k, o in decoder.objs.items() if k in sync},
     }
     reply["rng"] = torch.get_rng_state()
     return _dump(reply)
