@@ -345,3 +345,17 @@ def test_only_plain_data_crosses():
     ]:
         with pytest.raises(GraderError, match="not plain data"):
             Remote(lambda request, tree=tree, data=data: frame(tree, data), name="softmax")(torch.zeros(1))
+    # plain data of the wrong shape: the kernel's fault, said as such (a deep tree, a list where
+    # the protocol has a dict, an error that is not described)
+    for tree, match in [
+        (["D", [["result", 1.0], ["after", ["L", [1, 2]]]]], "not what was asked"),
+        (["D", [["result", 1.0], ["after", ["D", [["tensors", ["L", []]]]]]]], "not what was asked"),
+    ]:
+        with pytest.raises(GraderError, match=match):
+            Remote(lambda request, tree=tree: frame(tree), name="softmax")(torch.zeros(1))
+    deep = ("[" * 50_000 + "]" * 50_000).encode()
+    deep_frame = base64.b64encode(struct.pack("<Q", len(deep)) + deep).decode()
+    with pytest.raises(GraderError, match="not plain data"):
+        Remote(lambda request: deep_frame, name="softmax")(torch.zeros(1))
+    with pytest.raises(Exception, match="did not describe"):
+        Remote(lambda request: frame(["D", [["result", 1.0], ["error", 7]]]), name="softmax")(torch.zeros(1))

@@ -518,46 +518,51 @@ class Remote:
         decoder = _Decoder(
             kernel_side=False, transport=self._transport, precheck=self._precheck, args=encoder.tensors
         )
-        after = reply.get("after", {})
-        # Copy back what the call changed in place: tensors (data, .grad), generators, and objects
-        # that take their state back (_portable_sync). An object's other state is the checker's:
-        # an objective the call rescaled or zeroed must not become the reference it is judged by.
-        for key, t in enumerate(encoder.tensors):
-            new = after.get("tensors", {}).get(key)
-            if new is None or key in encoder.owned:
-                continue
-            data = _plain(new["data"])
-            with torch.no_grad():
-                if data.shape == t.shape and data.dtype == t.dtype:
-                    t.copy_(data)
-                else:
-                    t.data = data
-            t.grad = None if new.get("grad") is None else _plain(new["grad"]).to(t.dtype)
-        for key, gen in enumerate(encoder.gens):
-            state = after.get("gens", {}).get(key)
-            if isinstance(state, torch.Tensor):
-                gen.set_state(state.to(torch.uint8))
-        for key, obj in enumerate(encoder.objs):
-            state = after.get("objs", {}).get(key)
-            if isinstance(state, dict):  # each state was encoded on its own: decode it on its own
-                fresh = _Decoder(kernel_side=False, transport=self._transport, args=encoder.tensors)
-                _restore_plain(obj, fresh(state))
-        result = decoder(reply.get("result"))
-        if isinstance(reply.get("rng"), torch.Tensor):
-            torch.set_rng_state(reply["rng"].to(torch.uint8))
-        sent_back = reply.get("lists", [])
-        lists_decoder = _Decoder(kernel_side=False, transport=self._transport, args=encoder.tensors)
-        new_lists = (
-            [None if x is None else lists_decoder(x) for x in sent_back]
-            if isinstance(sent_back, list)
-            else []
-        )
-        if len(new_lists) == len(encoder.lists):
-            for key, (old, new) in enumerate(zip(encoder.lists, new_lists, strict=True)):
-                if key in encoder.owned_lists:
+        try:  # a reply of the wrong shape (a hostile kernel) is the kernel's fault, said as such
+            after = reply.get("after", {})
+            # Copy back what the call changed in place: tensors (data, .grad), generators, and objects
+            # that take their state back (_portable_sync). An object's other state is the checker's:
+            # an objective the call rescaled or zeroed must not become the reference it is judged by.
+            for key, t in enumerate(encoder.tensors):
+                new = after.get("tensors", {}).get(key)
+                if new is None or key in encoder.owned:
                     continue
-                if isinstance(new, list) and old is not args and not isinstance(old, tuple):
-                    old[:] = new
+                data = _plain(new["data"])
+                with torch.no_grad():
+                    if data.shape == t.shape and data.dtype == t.dtype:
+                        t.copy_(data)
+                    else:
+                        t.data = data
+                t.grad = None if new.get("grad") is None else _plain(new["grad"]).to(t.dtype)
+            for key, gen in enumerate(encoder.gens):
+                state = after.get("gens", {}).get(key)
+                if isinstance(state, torch.Tensor):
+                    gen.set_state(state.to(torch.uint8))
+            for key, obj in enumerate(encoder.objs):
+                state = after.get("objs", {}).get(key)
+                if isinstance(state, dict):  # each state was encoded on its own: decode it on its own
+                    fresh = _Decoder(kernel_side=False, transport=self._transport, args=encoder.tensors)
+                    _restore_plain(obj, fresh(state))
+            result = decoder(reply.get("result"))
+            if isinstance(reply.get("rng"), torch.Tensor):
+                torch.set_rng_state(reply["rng"].to(torch.uint8))
+            sent_back = reply.get("lists", [])
+            lists_decoder = _Decoder(kernel_side=False, transport=self._transport, args=encoder.tensors)
+            new_lists = (
+                [None if x is None else lists_decoder(x) for x in sent_back]
+                if isinstance(sent_back, list)
+                else []
+            )
+            if len(new_lists) == len(encoder.lists):
+                for key, (old, new) in enumerate(zip(encoder.lists, new_lists, strict=True)):
+                    if key in encoder.owned_lists:
+                        continue
+                    if isinstance(new, list) and old is not args and not isinstance(old, tuple):
+                        old[:] = new
+        except GraderError:
+            raise
+        except Exception as err:
+            raise GraderError(f"the kernel's reply is not what was asked ({type(err).__name__})") from None
         if "forbidden" in reply:
             from course_utils.checks.calling import _Forbidden
 
@@ -576,6 +581,8 @@ def _restore_plain(obj: Any, state: Any) -> None:
 
 def _rebuilt(error: dict) -> BaseException:
     """The student's exception, on the trusted side: a builtin type as itself, others by name."""
+    if not isinstance(error, dict):  # a hostile kernel's reply: an error all the same
+        error = {"type": "RemoteError", "message": "the kernel sent an error it did not describe"}
     type_name, message = str(error.get("type", "Exception")), str(error.get("message", ""))
     where = error.get("where")
     cls = getattr(builtins, type_name, None)
